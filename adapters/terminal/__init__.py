@@ -1,0 +1,1 @@
+"""The terminal adapter: `rebound chat` (friendly) and `rebound chat --json` (scriptable)."""

@@ -1,0 +1,166 @@
+"""Drive simulated users through the whole journey through the engine and the SQLite store.
+
+Every turn is committed before its reply is returned. Prints:
+- throughput, closed loop: N users each sending the next message as soon as the reply arrives;
+- latency, open loop: messages arriving at a fixed offered rate spread over the users, measured
+  from arrival to reply (a closed loop's latency would only measure its own queue);
+- peak memory (max RSS) of the process.
+
+    .venv/bin/python bench/engine_bench.py --users 1000 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.engine import Engine
+from bot.events import ConversationKey, Incoming
+from bot.flows import DEFAULT_DIR, load_catalog
+from bot.store import SqlStore, make_engine, migrate
+from bot.store.crypto import Cipher
+
+# One rejection, start to finish: arrive, feel (journal), reflect with both drafts, plan with two
+# action items, credit, then a challenge day and a practice scenario. Ids are the stable choice
+# ids a button carries; ("text", ...) is typed text.
+JOURNEY: list[tuple[str, object]] = [
+    ("text", "I did not get the job after the final interview at a logistics company"),
+    ("choice", "arrive.kind:job"),
+    ("choice", ("feel.name:disappointed", "feel.name:sad")),
+    ("choice", "feel.intensity:7"),
+    ("choice", "feel.strategy:journal"),
+    ("text", "I really thought the last round went well. I keep replaying the answers I gave."),
+    ("choice", "feel.after:now"),
+]
+
+
+def event(user: ConversationKey, kind: str, value: object) -> Incoming:
+    if kind == "text":
+        return Incoming.say(user, str(value))
+    if kind == "command":
+        return Incoming.command(user, str(value))
+    ids = value if isinstance(value, tuple) else (value,)
+    return Incoming.choose(user, *ids)
+
+
+async def make(db: Path, synchronous: str) -> tuple[Engine, SqlStore]:
+    engine = make_engine(f"sqlite:///{db}", synchronous=synchronous)
+    migrate.upgrade(engine)
+    store = SqlStore(engine, Cipher(Cipher.generate()))
+    return Engine(load_catalog(os.environ.get("REBOUND_DIALOGS_DIR") or DEFAULT_DIR), store), store
+
+
+def check(replies: list, where: str) -> None:
+    if not replies:
+        raise SystemExit(f"no reply at {where}: the journey script is out of date")
+    text = " ".join(r.text for r in replies)
+    for marker in ("button is from an earlier message", "couldn't save", "Tap one of the options"):
+        if marker in text:
+            raise SystemExit(f"unexpected reply at {where}: the journey script is out of date")
+
+
+async def closed_loop(users: int, synchronous: str) -> tuple[float, int, list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine, store = await make(Path(tmp) / "bench.db", synchronous)
+        latencies: list[float] = []
+
+        async def walk(n: int) -> None:
+            who = ConversationKey("bench", f"user{n}")
+            for i, (kind, value) in enumerate(JOURNEY):
+                t0 = time.perf_counter()
+                replies = await engine.handle(event(who, kind, value))
+                latencies.append(time.perf_counter() - t0)
+                check(replies, f"step {i}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(walk(n) for n in range(users)))
+        elapsed = time.perf_counter() - start
+        await store.close()
+    turns = users * len(JOURNEY)
+    return turns / elapsed, turns, latencies
+
+
+async def open_loop(users: int, rate: float, synchronous: str) -> list[float]:
+    """Turns arrive at `rate` per second, round-robin over the users, each user's next message
+    arriving only after their previous one was answered plus the arrival gap."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine, store = await make(Path(tmp) / "bench.db", synchronous)
+        latencies: list[float] = []
+        loop = asyncio.get_running_loop()
+        total = users * len(JOURNEY)
+        start = loop.time() + 0.05
+        done = asyncio.Event()
+        remaining = total
+
+        async def one(arrival: float, who: ConversationKey, i: int) -> None:
+            nonlocal remaining
+            kind, value = JOURNEY[i]
+            replies = await engine.handle(event(who, kind, value))
+            latencies.append(loop.time() - arrival)
+            check(replies, f"step {i}")
+            remaining -= 1
+            if remaining == 0:
+                done.set()
+
+        # Message k goes to user k % users, step k // users: users advance one step per round.
+        for k in range(total):
+            arrival = start + k / rate
+            who = ConversationKey("bench", f"user{k % users}")
+            loop.call_at(
+                arrival, lambda a=arrival, w=who, s=k // users: loop.create_task(one(a, w, s))
+            )
+        await done.wait()
+        await store.close()
+    return latencies
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--users", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rate", type=float, nargs="+", default=[500.0, 2000.0])
+    ap.add_argument("--synchronous", default="NORMAL")
+    args = ap.parse_args()
+    print(
+        f"python {sys.version.split()[0]} on {platform.machine()} {platform.system()}, "
+        f"{len(JOURNEY)} turns per journey, SQLite synchronous={args.synchronous}"
+    )
+    rates = []
+    for run in range(args.runs):
+        tps, turns, lat = await closed_loop(args.users, args.synchronous)
+        rates.append(tps)
+        print(
+            f"closed loop run {run + 1}: {args.users} users, {turns} turns, {tps:,.0f} turns/s "
+            f"(queue time p50 {pct(lat, 0.5):.1f} ms: not a latency figure)"
+        )
+    print(f"THROUGHPUT median {statistics.median(rates):,.0f} turns/s over {args.runs} runs")
+    for rate in args.rate:
+        p50s, p99s = [], []
+        for _ in range(args.runs):
+            lat = await open_loop(args.users, rate, args.synchronous)
+            p50s.append(pct(lat, 0.50))
+            p99s.append(pct(lat, 0.99))
+        print(
+            f"LATENCY open loop {rate:,.0f} turns/s offered over {args.users} users: "
+            f"p50 {statistics.median(p50s):.2f} ms, p99 {statistics.median(p99s):.2f} ms "
+            f"(median of {args.runs} runs)"
+        )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"PEAK MEMORY {peak:.0f} MiB (max RSS of the whole process)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

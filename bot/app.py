@@ -1,0 +1,83 @@
+"""The composition root: the one place that builds the pieces and wires them together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+
+from bot.config import ConfigError, Settings
+from bot.engine import Engine
+from bot.flows import DEFAULT_DIR, Catalog, FlowError, load_catalog
+from bot.store import SqlStore, make_engine, migrate
+from bot.store.crypto import Cipher, CipherError, key_file_beside
+
+log = logging.getLogger("rebound")
+
+
+@dataclass
+class App:
+    settings: Settings
+    catalog: Catalog
+    store: SqlStore
+    engine: Engine
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+def load_dialogs(settings: Settings) -> Catalog:
+    try:
+        return load_catalog(settings.dialogs_dir or DEFAULT_DIR)
+    except FlowError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def open_store(settings: Settings, *, migrate_sqlite: bool = True) -> SqlStore:
+    url = settings.database_url
+    try:
+        parsed = make_url(url)
+        engine = make_engine(url, synchronous=settings.sqlite_synchronous)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(f"DATABASE_URL is not usable ({exc})") from None
+    key = settings.encryption_key
+    if not key:
+        if not settings.is_sqlite or not parsed.database or parsed.database == ":memory:":
+            raise ConfigError(
+                "REBOUND_ENCRYPTION_KEY is required with this DATABASE_URL: the users' words are "
+                "encrypted at rest. Make one with `rebound keygen` and keep it safe."
+            )
+        key = key_file_beside(Path(parsed.database))
+    try:
+        cipher = Cipher(key)
+    except CipherError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        if settings.is_sqlite and migrate_sqlite:
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            migrate.upgrade(engine)
+        elif migrate.current(engine) != migrate.head():
+            raise ConfigError(
+                f"the database at DATABASE_URL is not at the current schema ({migrate.head()}): "
+                "run `rebound db upgrade` first"
+            )
+    except OperationalError as exc:
+        raise ConfigError(
+            f"cannot reach the database in DATABASE_URL ({type(exc.orig).__name__}: "
+            f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}). Check host, port, "
+            "name and credentials."
+        ) from None
+    return SqlStore(engine, cipher)
+
+
+def build_app(settings: Settings) -> App:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    catalog = load_dialogs(settings)
+    store = open_store(settings)
+    return App(settings, catalog, store, Engine(catalog, store))

@@ -1,0 +1,85 @@
+"""`rebound`: chat in the terminal, check the dialogs, manage the database, serve the platforms."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rebound", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    chat = sub.add_parser("chat", help="talk to Rebound in this terminal")
+    chat.add_argument("--json", action="store_true", help="one JSON event per line in and out")
+    chat.add_argument("--user", default="you", help="who is talking (terminal user id)")
+    sub.add_parser("check", help="load and validate every dialog file, then exit")
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade", "current"])
+    exp = sub.add_parser("export", help="print everything stored about a user as JSON")
+    exp.add_argument("user", help="the user key, e.g. terminal::you or slack:T123:U456")
+    fgt = sub.add_parser("forget", help="delete everything stored about a user")
+    fgt.add_argument("user")
+    sub.add_parser("keygen", help="print a new REBOUND_ENCRYPTION_KEY")
+    args = parser.parse_args(argv)
+    try:
+        return asyncio.run(_dispatch(args))
+    except ConfigError as exc:
+        print(exc.code, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    from bot.app import build_app, load_dialogs, open_store
+
+    if args.cmd == "keygen":
+        from bot.store.crypto import Cipher
+
+        print(Cipher.generate())
+        return 0
+    settings = load_settings()
+    if args.cmd == "check":
+        catalog = load_dialogs(settings)
+        steps = len(catalog.steps)
+        print(f"dialogs ok: {len(catalog.flows)} flows, {steps} steps, {len(catalog.texts)} texts")
+        return 0
+    if args.cmd == "db":
+        from bot.store import make_engine, migrate
+
+        engine = make_engine(settings.database_url)
+        if args.action == "upgrade":
+            migrate.upgrade(engine)
+        print(f"schema at {migrate.current(engine)} (newest {migrate.head()})")
+        return 0
+    if args.cmd in ("export", "forget"):
+        store = open_store(settings)
+        try:
+            if args.cmd == "export":
+                print(json.dumps(await store.export(args.user), indent=2, default=str))
+            else:
+                await store.forget(args.user)
+                print(f"forgot {args.user}")
+        finally:
+            await store.close()
+        return 0
+    app = build_app(settings)
+    try:
+        from adapters.terminal.run import run_interactive, run_json
+
+        if args.json:
+            await run_json(app.engine, settings.files_dir)
+        else:
+            await run_interactive(app.engine, settings.files_dir, user=args.user)
+    finally:
+        await app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

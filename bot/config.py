@@ -1,0 +1,61 @@
+"""Settings from the environment and a `.env` file. `.env.example` lists every one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(SystemExit):
+    """An operator's mistake in the settings: stop at start-up and say what to fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"rebound: configuration error: {message}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///rebound.db", alias="DATABASE_URL")
+    encryption_key: str | None = Field(None, alias="REBOUND_ENCRYPTION_KEY")
+    dialogs_dir: Path | None = Field(None, alias="REBOUND_DIALOGS_DIR")
+    files_dir: Path = Field(Path("rebound-files"), alias="REBOUND_FILES_DIR")
+    sqlite_synchronous: str = Field("NORMAL", alias="REBOUND_SQLITE_SYNCHRONOUS")
+    log_level: str = Field("WARNING", alias="LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if "://" not in value:
+            raise ValueError(
+                "must be an SQLAlchemy URL such as sqlite:///rebound.db or "
+                "postgresql+psycopg://user@host/dbname"
+            )
+        if value.startswith(("postgres://", "postgresql://")):
+            # The common Heroku-style form: use the psycopg 3 driver we ship with.
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @field_validator("sqlite_synchronous")
+    @classmethod
+    def _sync(cls, value: str) -> str:
+        value = value.upper()
+        if value not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError("must be one of OFF, NORMAL, FULL, EXTRA")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(problems) from None

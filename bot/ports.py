@@ -1,0 +1,127 @@
+"""What the engine needs from the outside world, as Protocols, with the writes it can ask for.
+
+The engine never talks to a database: a turn produces a `Commit` (the new conversation state plus
+a list of row writes) and the store applies it in one transaction, or refuses it as stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class StoreUnavailable(Exception):
+    """The database could not be reached; the user is asked to try again and nothing is lost."""
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    STALE = "stale"  # someone else saved this conversation first: reload and run the turn again
+    DUPLICATE = "duplicate"  # this event id was applied before: change nothing
+
+
+# The tables a turn may write to, and which of their columns hold the user's own words
+# (those are encrypted at rest by the store).
+RECORD_TABLES: Mapping[str, frozenset[str]] = {
+    "episodes": frozenset({"summary"}),
+    "feelings": frozenset(),
+    "journal_entries": frozenset({"text", "reread_note"}),
+    "notes": frozenset({"text"}),
+    "action_items": frozenset({"text"}),
+    "challenges": frozenset(),
+    "challenge_asks": frozenset({"ask", "why"}),
+    "timers": frozenset(),
+    "safety_events": frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    """Insert a row owned by the user. `values` must include the row's `id`."""
+
+    table: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Update one of the user's rows (a row of another user is never touched)."""
+
+    table: str
+    id: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Delete every row that belongs to the user, their conversation state included."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetProfile:
+    """Update the user's profile (country, time zone, nudge settings)."""
+
+    values: Mapping[str, Any]
+
+
+Write = Add | Change | Forget | SetProfile
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    version: int
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One turn's changes. Applied only if the stored version still equals `expected_version`
+    (0 means "no state stored yet") and `event_id` was not applied before."""
+
+    user: str
+    expected_version: int
+    state: dict[str, Any]
+    now: datetime
+    writes: tuple[Write, ...] = ()
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    id: str
+    kind: str
+    due_at: datetime
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    async def load(self, user: str) -> Stored | None:
+        """The user's conversation state, or None for someone new."""
+
+    async def commit(self, commit: Commit) -> Outcome:
+        """Apply the commit atomically: state compare-and-set, event de-duplication and writes."""
+
+    async def due_timers(self, user: str, now: datetime) -> list[Timer]:
+        """The user's pending timers that are due at `now`, oldest first."""
+
+    async def next_timer(self, user: str, now: datetime) -> datetime | None:
+        """When the user's next pending timer falls due after `now`, if any."""
+
+    async def fetch(self, user: str, table: str, row_id: str) -> dict[str, Any] | None:
+        """One of the user's rows, decrypted (None if it is not theirs or does not exist)."""
+
+    async def recent(self, user: str, table: str, *, limit: int) -> list[dict[str, Any]]:
+        """The user's newest rows of a table, decrypted, newest first."""
+
+    async def export(self, user: str) -> dict[str, Any]:
+        """Everything stored about the user, decrypted, as plain JSON-ready data."""
+
+    async def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
