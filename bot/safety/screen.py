@@ -1,0 +1,671 @@
+"""Crisis-language screening: is this message a crisis, distress, or neither?
+
+``screen(text)`` reads one message and returns a :class:`Screening`:
+
+* ``Level.CRISIS``: suicide or self-harm intent, wanting to die, a plan to hurt someone.
+* ``Level.DISTRESS``: hopelessness, worthlessness, not coping; also a crisis statement that the
+  writer explicitly denies ("I'd never kill myself") or one about someone close to them
+  ("my friend said she wants to die").
+* ``Level.NONE``: everything else, including the idioms rejected people use all the time
+  ("this job hunt is killing me", "my pitch died in the room", "I killed it").
+
+The module is pure: no I/O at call time, no logging, nothing kept between calls, no platform
+SDK and no database. The rules are data in ``rules.yaml``; they are read, validated and
+compiled once, at import, so a broken rules file fails at start-up with a ``ValueError`` that
+names the rule, never in the middle of a conversation.
+
+How a message is read
+---------------------
+1. **Normalise** (:func:`normalise`): strip invisible characters, NFKC, casefold, Unidecode
+   (homoglyphs, accents, fancy quotes), drop in-word apostrophes ("I'm" -> "im"), undo leet
+   inside words ("su1c1de" -> "suicide"), join spaced-out letters ("k i l l" -> "kill"),
+   collapse runs of 3+ repeated letters ("diiiie" -> "die"), turn sentence and clause
+   punctuation into "." and "," tokens, and map a few chat spellings ("u" -> "you").
+   The result is lower-case words separated by single spaces, padded with a space each end.
+2. **Match**: every rule is one compiled regular expression over the normalised text. Crisis
+   rules run first, in file order; the first match that survives the checks below decides.
+3. **Check each match** against the words before it, in the same sentence or clause:
+
+   * *reported speech*: inside quotes or right after "says/said/sings/..." with someone
+     else as the speaker -> not the writer's own statement (someone close -> third party);
+   * *third-person subject*: "he wants to end it all", "people who commit suicide" -> not
+     the writer (unless the match itself says "me/my/myself/I");
+   * *negation*: a denial right before the match ("not", "never", "don't", "won't" with at
+     most a few filler words between) -> the match is denied;
+   * *jokes and media*: some rules stay quiet when the message laughs ("lol") or is about a
+     film, song or the news.
+
+4. **Decide**: a surviving crisis match -> CRISIS. Otherwise distress rules run in file order;
+   the two *derived* rules fire when a crisis match was denied (``negated_crisis``) or was
+   about someone close (``third_party_crisis``). Otherwise NONE.
+
+All regular expressions are written so that matching is linear in the length of the message
+(bounded repetitions, possessive word lists); a 4,000-character message screens in well under
+a millisecond.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+from unidecode import unidecode
+
+__all__ = [
+    "RULES_PATH",
+    "Level",
+    "Rule",
+    "RuleSet",
+    "Screening",
+    "load_rules",
+    "normalise",
+    "rules",
+    "screen",
+]
+
+RULES_PATH: Final = Path(__file__).with_name("rules.yaml")
+
+
+class Level(StrEnum):
+    """How worried the product should be about a message."""
+
+    NONE = "none"
+    DISTRESS = "distress"
+    CRISIS = "crisis"
+
+    @property
+    def severity(self) -> int:
+        """0 for NONE, 1 for DISTRESS, 2 for CRISIS (string order is not severity order)."""
+        return _SEVERITY[self]
+
+
+_SEVERITY: Final = {Level.NONE: 0, Level.DISTRESS: 1, Level.CRISIS: 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Screening:
+    """The verdict on one message: its level and the id of the rule that fired (None for NONE)."""
+
+    level: Level
+    rule: str | None
+
+
+_NO_CONCERN: Final = Screening(Level.NONE, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One compiled rule from ``rules.yaml``."""
+
+    id: str
+    level: Level
+    description: str
+    pattern: re.Pattern[str] | None
+    derived: str | None = None
+    negatable: bool = True
+    speaker_check: bool = True
+    report_denial: bool = True
+    quiet_when_joking: bool = False
+    quiet_in_media: bool = False
+    fires: tuple[str, ...] = ()
+    quiet: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------------------------
+
+# Invisible and formatting characters that split words without showing anything: soft hyphen,
+# zero-width space/joiners, direction marks, word joiner, BOM, variation selectors, tag
+# characters, Hangul and Braille blanks, combining grapheme joiner, Mongolian vowel separator.
+_INVISIBLE: Final = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]"
+)
+_APOSTROPHE_IN_WORD: Final = re.compile(r"(?<=[a-z])['`](?=[a-z])")
+# Leet characters touching a letter: "su1c1de", "k!ll", "$uicide", "ki||".
+_LEET_RUN: Final = re.compile(r"(?<=[a-z])[0-9@$|]+|[0-9@$|]+(?=[a-z])|(?<=[a-z])!+(?=[a-z])")
+# Three or more single characters separated by spaces, dots, dashes, underscores or stars.
+_SPACED: Final = re.compile(r"(?<![a-z0-9@$])[a-z0-9@$](?:[ .\-_*]+[a-z0-9@$](?![a-z0-9@$])){2,}")
+_SPACED_JUNK: Final = re.compile(r"[ .\-_*]+")
+# Runs of single letters that are ordinary words when spaced ("i m a", "u r a"): left alone.
+_SPACED_WORDS: Final = frozenset("iamur")
+# Runs of 3+ letters collapse to one ("diiiie" -> "die"), except "hhh" -> "hh" so that
+# "shhh" stays "shh" and never becomes the self-harm abbreviation "sh".
+_REPEATS: Final = re.compile(r"([a-gi-z])\1{2,}")
+_REPEATED_H: Final = re.compile(r"h{3,}")
+# Punctuation in one C-level pass: quotes become a '"' token, sentence ends a "." token, clause
+# breaks a "," token; every other symbol (and a hyphen inside a word) becomes a space.
+_PUNCT: Final = {ord(c): " " for c in map(chr, range(128)) if not (c.isalnum() or c == " ")}
+_PUNCT.update({ord(c): ' " ' for c in "\"'`"})
+_PUNCT.update({ord(c): " . " for c in ".!?;\n"})
+_PUNCT.update({ord(c): " , " for c in ",:()[]{}"})
+
+
+class _Normaliser:
+    """Turns raw chat text into the canonical form every rule is written against."""
+
+    __slots__ = ("_leet", "_symbols", "_words")
+
+    def __init__(
+        self, words: Mapping[str, str], symbols: Mapping[str, str], leet: Mapping[str, str]
+    ) -> None:
+        self._words = dict(words)
+        self._symbols = {ord(k): f" {v} " for k, v in symbols.items()}
+        self._leet = str.maketrans(dict(leet))
+
+    def __call__(self, text: str) -> str:
+        t = text
+        if not t.isascii():
+            t = t.translate(self._symbols)
+            t = _INVISIBLE.sub("", t)
+            t = unicodedata.normalize("NFKC", t).casefold()
+            if not t.isascii():
+                t = unidecode(t).replace("<<", '"').replace(">>", '"').replace(",,", '"')
+        t = t.lower()
+        if "'" in t or "`" in t:
+            t = _APOSTROPHE_IN_WORD.sub("", t)
+        t = _LEET_RUN.sub(self._leet_run, t)
+        t = _SPACED.sub(self._join_spaced, t)
+        t = _REPEATS.sub(r"\1", t)
+        if "hhh" in t:
+            t = _REPEATED_H.sub("hh", t)
+        if "--" in t:
+            t = t.replace("--", " , ")
+        t = t.translate(_PUNCT)
+        tokens = t.split()
+        words = self._words
+        if words and not words.keys().isdisjoint(tokens):
+            tokens = [words.get(tok, tok) for tok in tokens]
+        return f" {' '.join(tokens)} " if tokens else " "
+
+    def _leet_run(self, m: re.Match[str]) -> str:
+        return m.group().translate(self._leet)
+
+    def _join_spaced(self, m: re.Match[str]) -> str:
+        chars = _SPACED_JUNK.sub("", m.group())
+        if sum(c.isalpha() for c in chars) < 2 or set(chars) <= _SPACED_WORDS:
+            return m.group()
+        return f" {chars.translate(self._leet)} "
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading and validation
+# ---------------------------------------------------------------------------------------------
+
+_ID: Final = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+")
+_MACRO: Final = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+_TOP_KEYS: Final = frozenset({"version", "normalise", "macros", "context", "rules"})
+_RULE_KEYS: Final = frozenset(
+    {
+        "id",
+        "level",
+        "description",
+        "patterns",
+        "phrases",
+        "derived",
+        "negatable",
+        "speaker_check",
+        "report_denial",
+        "quiet_when_joking",
+        "quiet_in_media",
+        "examples",
+    }
+)
+_FLAGS: Final = (
+    "negatable",
+    "speaker_check",
+    "report_denial",
+    "quiet_when_joking",
+    "quiet_in_media",
+)
+_DERIVED: Final = frozenset({"negated_crisis", "third_party_crisis"})
+_CONTEXT_LISTS: Final = (
+    "negation_cues",
+    "negation_fillers",
+    "third_person_subjects",
+    "subject_fillers",
+    "speech_verbs",
+    "speech_objects",
+    "first_person_speakers",
+    "close_words",
+    "first_person_words",
+    "joking",
+    "media_words",
+)
+# Look back at most this many characters for negation, speakers and subjects: keeps the
+# per-match work bounded, so screening stays linear on long messages.
+_WINDOW: Final = 160
+
+
+def _fail(where: str, problem: str) -> ValueError:
+    return ValueError(f"rules.yaml: {where}: {problem}")
+
+
+def _str_list(value: Any, where: str, key: str, *, allow_empty: bool = False) -> list[str]:
+    if value is None and allow_empty:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise _fail(where, f"{key!r} must be a list of non-empty strings")
+    if not value and not allow_empty:
+        raise _fail(where, f"{key!r} must not be empty")
+    return value
+
+
+def _str_map(value: Any, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise _fail(where, "must be a mapping of strings to strings")
+    return dict(value)
+
+
+def _alternation(items: Iterable[str]) -> str:
+    """Regex alternatives, longest first so that a longer phrase wins over its prefix."""
+    return "|".join(sorted(set(items), key=lambda s: (-len(s), s)))
+
+
+def _expand(pattern: str, macros: Mapping[str, str], where: str) -> str:
+    for _ in range(10):
+        missing = [name for name in _MACRO.findall(pattern) if name not in macros]
+        if missing:
+            raise _fail(where, f"unknown macro {{{missing[0]}}}")
+        expanded = _MACRO.sub(lambda m: macros[m.group(1)], pattern)
+        if expanded == pattern:
+            return pattern
+        pattern = expanded
+    raise _fail(where, "macros nest too deeply (a macro refers to itself?)")
+
+
+def _compile(source: str, where: str) -> re.Pattern[str]:
+    try:
+        return re.compile(source)
+    except re.error as exc:
+        raise _fail(where, f"bad regular expression: {exc}") from None
+
+
+def _phrase_regex(phrase: str, norm: _Normaliser, where: str) -> str:
+    words = norm(phrase).strip()
+    if not words:
+        raise _fail(where, f"phrase {phrase!r} is empty once normalised")
+    return re.escape(words)
+
+
+def load_rules(data: Any) -> RuleSet:
+    """Validate parsed ``rules.yaml`` data and compile it; raise ``ValueError`` naming the rule."""
+    if not isinstance(data, Mapping):
+        raise _fail("top level", "must be a mapping")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise _fail("top level", f"unknown keys {sorted(unknown)}")
+    if data.get("version", 1) != 1:
+        raise _fail("top level", f"unsupported version {data.get('version')!r}")
+
+    raw_norm = data.get("normalise") or {}
+    if not isinstance(raw_norm, Mapping):
+        raise _fail("normalise", "must be a mapping")
+    norm = _Normaliser(
+        words=_str_map(raw_norm.get("words"), "normalise.words"),
+        symbols=_str_map(raw_norm.get("symbols"), "normalise.symbols"),
+        leet=_str_map(raw_norm.get("leet"), "normalise.leet"),
+    )
+    for ch in _str_map(raw_norm.get("leet"), "normalise.leet"):
+        if len(ch) != 1:
+            raise _fail("normalise.leet", f"key {ch!r} must be a single character")
+
+    macros = _str_map(data.get("macros"), "macros")
+    for name in macros:
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+            raise _fail("macros", f"macro name {name!r} must be UPPER_CASE")
+    for name, body in macros.items():
+        _compile(_expand(body, macros, f"macro {name}"), f"macro {name}")
+
+    ctx_raw = data.get("context")
+    if not isinstance(ctx_raw, Mapping):
+        raise _fail("context", "must be a mapping")
+    ctx = {key: _str_list(ctx_raw.get(key), "context", key) for key in _CONTEXT_LISTS}
+    unknown = set(ctx_raw) - set(_CONTEXT_LISTS)
+    if unknown:
+        raise _fail("context", f"unknown keys {sorted(unknown)}")
+
+    raw_rules = data.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise _fail("rules", "must be a non-empty list")
+    compiled: list[Rule] = []
+    seen: set[str] = set()
+    derived_seen: set[str] = set()
+    for index, raw in enumerate(raw_rules):
+        rule = _load_rule(raw, index, macros, norm)
+        if rule.id in seen:
+            raise _fail(f"rule {rule.id!r}", "duplicate id")
+        seen.add(rule.id)
+        if rule.derived:
+            if rule.derived in derived_seen:
+                raise _fail(f"rule {rule.id!r}", f"a second {rule.derived!r} rule")
+            derived_seen.add(rule.derived)
+        compiled.append(rule)
+    return RuleSet(tuple(compiled), norm, ctx, macros)
+
+
+def _load_rule(raw: Any, index: int, macros: Mapping[str, str], norm: _Normaliser) -> Rule:
+    if not isinstance(raw, Mapping):
+        raise _fail(f"rule #{index + 1}", "must be a mapping")
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not _ID.fullmatch(rule_id):
+        raise _fail(f"rule #{index + 1} (id {rule_id!r})", "id must look like 'crisis.some_name'")
+    where = f"rule {rule_id!r}"
+    unknown = set(raw) - _RULE_KEYS
+    if unknown:
+        raise _fail(where, f"unknown keys {sorted(unknown)}")
+
+    try:
+        level = Level(raw.get("level"))
+    except ValueError:
+        raise _fail(where, "level must be 'crisis' or 'distress'") from None
+    if level is Level.NONE:
+        raise _fail(where, "level must be 'crisis' or 'distress'")
+    description = raw.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise _fail(where, "needs a description")
+
+    derived = raw.get("derived")
+    if derived is not None:
+        if derived not in _DERIVED:
+            raise _fail(where, f"derived must be one of {sorted(_DERIVED)}")
+        if level is not Level.DISTRESS:
+            raise _fail(where, "a derived rule must have level 'distress'")
+
+    patterns = _str_list(raw.get("patterns"), where, "patterns", allow_empty=True)
+    phrases = _str_list(raw.get("phrases"), where, "phrases", allow_empty=True)
+    if derived == "negated_crisis" and (patterns or phrases):
+        raise _fail(where, "a 'negated_crisis' rule takes no patterns or phrases")
+    if not derived and not patterns and not phrases:
+        raise _fail(where, "needs at least one pattern or phrase")
+
+    alternatives: list[str] = []
+    for i, pattern in enumerate(patterns, 1):
+        source = _expand(pattern, macros, f"{where} pattern {i}")
+        _compile(source, f"{where} pattern {i}")
+        alternatives.append(f"(?:{source})")
+    alternatives += [_phrase_regex(p, norm, where) for p in phrases]
+    regex = None
+    if alternatives:
+        # A leading space (every token has one before it) and a space after: whole words only.
+        regex = _compile(" (?:" + "|".join(alternatives) + ")(?= )", where)
+        if regex.search("  ") or regex.search(" . , ") or regex.search(' " '):
+            raise _fail(where, "a pattern matches empty text")
+
+    flags: dict[str, bool] = {}
+    for flag in _FLAGS:
+        if flag in raw:
+            if not isinstance(raw[flag], bool):
+                raise _fail(where, f"{flag!r} must be true or false")
+            flags[flag] = raw[flag]
+
+    examples = raw.get("examples") or {}
+    if not isinstance(examples, Mapping) or set(examples) - {"fires", "quiet"}:
+        raise _fail(where, "examples must be a mapping with 'fires' and/or 'quiet' lists")
+    fires = _str_list(examples.get("fires"), where, "examples.fires", allow_empty=True)
+    quiet = _str_list(examples.get("quiet"), where, "examples.quiet", allow_empty=True)
+
+    return Rule(
+        id=rule_id,
+        level=level,
+        description=" ".join(description.split()),
+        pattern=regex,
+        derived=derived,
+        fires=tuple(fires),
+        quiet=tuple(quiet),
+        **flags,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Screening
+# ---------------------------------------------------------------------------------------------
+
+# What the checks make of one match.
+_FIRE: Final = 0
+_SKIP: Final = 1  # not the writer's own statement, or a joke/media mention: ignore it
+_DENIED: Final = 2  # explicitly denied by the writer
+_CLOSE: Final = 3  # about someone close to the writer (friend, family, colleague)
+
+
+class _Message:
+    """One normalised message plus facts the checks share, computed on first use."""
+
+    __slots__ = ("joking", "media", "quotes", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.quotes: list[list[Any]] | None = None  # [start, end, classification or None]
+        self.joking: bool | None = None
+        self.media: bool | None = None
+
+
+class RuleSet:
+    """Compiled rules plus the context word lists; ``screen`` is the one entry point."""
+
+    def __init__(
+        self,
+        rules: tuple[Rule, ...],
+        normaliser: _Normaliser,
+        context: Mapping[str, list[str]],
+        macros: Mapping[str, str],
+    ) -> None:
+        self.rules = rules
+        self.normalise = normaliser
+        self._crisis = tuple(r for r in rules if r.level is Level.CRISIS)
+        self._distress = tuple(r for r in rules if r.level is Level.DISTRESS)
+
+        def words(key: str) -> str:
+            return _alternation(_expand(w, macros, f"context.{key}") for w in context[key])
+
+        self._negation = _compile(
+            rf"(?:^| )(?:{words('negation_cues')})(?: (?>{words('negation_fillers')}))*+ $",
+            "context.negation_cues",
+        )
+        self._subject = _compile(
+            rf"(?:^| )(?P<subj>{words('third_person_subjects')})"
+            rf"(?: (?>{words('subject_fillers')}))*+ $",
+            "context.third_person_subjects",
+        )
+        verbs = words("speech_verbs")
+        self._report_end = _compile(
+            rf"(?:^| )(?:{verbs})(?: (?>{words('speech_objects')}))?(?: (?:that|like))?"
+            r"(?: ,)?(?: \")?(?: (?:i|im|i am|i m|id|ill|ive|iam))? $",
+            "context.speech_verbs",
+        )
+        self._report_start = _compile(
+            rf"^(?: ,)? (?:(?P<who>(?:[a-z]+ ){{1,3}}?)(?:{verbs})|(?:{verbs}) "
+            rf"(?P<who2>[a-z]+(?: [a-z]+)?))(?= )",
+            "context.speech_verbs",
+        )
+        self._first_person = _compile(rf" (?:{words('first_person_words')})(?= |$)", "context")
+        self._joking = _compile(rf" (?:{words('joking')})(?= )", "context.joking")
+        self._speakers = frozenset(context["first_person_speakers"])
+        self._close = frozenset(context["close_words"])
+        self._media = frozenset(context["media_words"])
+        self._pronouns = frozenset({"he", "she", "they", "hes", "shes", "theyre", "theyve"})
+
+    # -- public --------------------------------------------------------------------------------
+
+    def screen(self, text: str) -> Screening:
+        if not isinstance(text, str):
+            raise TypeError(f"screen() needs a str, not {type(text).__name__}")
+        norm = self.normalise(text)
+        if len(norm) <= 2:
+            return _NO_CONCERN
+        msg = _Message(norm)
+        denied = close = False
+        for rule in self._crisis:
+            if rule.pattern is None:
+                continue
+            for m in rule.pattern.finditer(norm):
+                outcome = self._check(rule, msg, m)
+                if outcome == _FIRE:
+                    return Screening(rule.level, rule.id)
+                if outcome == _DENIED and rule.report_denial:
+                    denied = True
+                elif outcome == _CLOSE:
+                    close = True
+        for rule in self._distress:
+            if (rule.derived == "negated_crisis" and denied) or (
+                rule.derived == "third_party_crisis" and close
+            ):
+                return Screening(rule.level, rule.id)
+            if rule.pattern is None:
+                continue
+            for m in rule.pattern.finditer(norm):
+                if self._check(rule, msg, m) == _FIRE:
+                    return Screening(rule.level, rule.id)
+        return _NO_CONCERN
+
+    # -- checks --------------------------------------------------------------------------------
+
+    def _check(self, rule: Rule, msg: _Message, m: re.Match[str]) -> int:
+        text = msg.text
+        pos = m.start() + 1  # the match starts with the space before its first word
+        before = text[max(0, pos - _WINDOW) : pos]
+        cut = before.rfind(" . ")
+        sentence = before[cut + 2 :] if cut >= 0 else before
+        cut = max(sentence.rfind(" , "), sentence.rfind(' " '))
+        clause = sentence[cut + 2 :] if cut >= 0 else sentence
+
+        if rule.speaker_check:
+            speaker = self._speaker(msg, pos, sentence, clause, m.group())
+            if speaker != _FIRE:
+                return speaker if rule.level is Level.CRISIS else _SKIP
+        if rule.negatable and self._negation.search(clause):
+            return _DENIED
+        if rule.quiet_when_joking and self._is_joking(msg):
+            return _SKIP
+        if rule.quiet_in_media and self._is_media(msg):
+            return _SKIP
+        return _FIRE
+
+    def _speaker(self, msg: _Message, pos: int, sentence: str, clause: str, matched: str) -> int:
+        """_FIRE if the match is the writer's own statement, else _SKIP or _CLOSE."""
+        quoted = self._quote_frame(msg, pos)
+        if quoted is not None:
+            if quoted != _FIRE:
+                return quoted
+        else:
+            frame = self._report_end.search(sentence)
+            if frame:
+                who = self._who(sentence[: frame.start() + 1].split())
+                if who != _FIRE:
+                    return who
+        if not self._first_person.search(matched):
+            subject = self._subject.search(clause)
+            if subject:
+                words = clause.split()
+                if not self._close.isdisjoint(words) or (
+                    subject.group("subj") in self._pronouns and not self._is_media(msg)
+                ):
+                    return _CLOSE
+                return _SKIP
+        return _FIRE
+
+    def _who(self, words: list[str]) -> int:
+        """Classify the speaker of reported speech from the words before the speech verb."""
+        for i in range(len(words) - 1, -1, -1):
+            if words[i] in {".", ",", '"'}:
+                words = words[i + 1 :]
+                break
+        words = words[-3:]
+        if not words or not self._speakers.isdisjoint(words):
+            return _FIRE  # "I said ..." or no subject at all: the writer's own words
+        return _CLOSE if not self._close.isdisjoint(words) else _SKIP
+
+    def _quote_frame(self, msg: _Message, pos: int) -> int | None:
+        """None if pos is not inside quotes; otherwise how to treat the quoted words."""
+        if msg.quotes is None:
+            msg.quotes = self._find_quotes(msg.text)
+        for region in msg.quotes:
+            start, end = region[0], region[1]
+            if start < pos < end:
+                if region[2] is None:
+                    region[2] = self._classify_quote(msg, start, end)
+                return region[2]
+        return None
+
+    @staticmethod
+    def _find_quotes(text: str) -> list[list[Any]]:
+        marks: list[int] = []
+        i = text.find(' " ')
+        while i >= 0:
+            marks.append(i)
+            i = text.find(' " ', i + 2)
+        regions: list[list[Any]] = []
+        for k in range(0, len(marks), 2):
+            start = marks[k]
+            if k + 1 < len(marks):
+                end = marks[k + 1]
+            else:  # an unclosed quote runs to the end of its sentence
+                stop = text.find(" . ", start)
+                end = stop if stop >= 0 else len(text)
+            regions.append([start, end, None])
+        return regions
+
+    def _classify_quote(self, msg: _Message, start: int, end: int) -> int:
+        text = msg.text
+        sent_start = text.rfind(" . ", max(0, start - _WINDOW), start)
+        before = text[(sent_start + 2 if sent_start >= 0 else max(0, start - _WINDOW)) : start + 1]
+        frame = self._report_end.search(before)
+        if frame:
+            return self._who(before[: frame.start() + 1].split())
+        after = self._report_start.search(text[end + 2 : end + 2 + _WINDOW])
+        if after:
+            who = after.group("who") or after.group("who2") or ""
+            return self._who(who.split())
+        sent_end = text.find(" . ", end)
+        sentence = text[max(sent_start, 0) : sent_end if sent_end >= 0 else len(text)]
+        if not self._media.isdisjoint(sentence.split()):
+            return _SKIP  # a title or line from a film, song, book or the news
+        return _FIRE  # quotes for emphasis or the writer's own thoughts
+
+    def _is_joking(self, msg: _Message) -> bool:
+        if msg.joking is None:
+            msg.joking = self._joking.search(msg.text) is not None
+        return msg.joking
+
+    def _is_media(self, msg: _Message) -> bool:
+        if msg.media is None:
+            msg.media = not self._media.isdisjoint(msg.text.split())
+        return msg.media
+
+
+def _load_default() -> RuleSet:
+    with RULES_PATH.open(encoding="utf-8") as fh:
+        try:
+            data = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"rules.yaml: not valid YAML: {exc}") from None
+    return load_rules(data)
+
+
+_DEFAULT: Final = _load_default()
+
+
+def screen(text: str) -> Screening:
+    """Screen one message (any length; no I/O, no logging). See the module docstring."""
+    return _DEFAULT.screen(text)
+
+
+def normalise(text: str) -> str:
+    """The canonical form the rules are matched against (exposed for tests and rule authors)."""
+    return _DEFAULT.normalise(text)
+
+
+def rules() -> tuple[Rule, ...]:
+    """The compiled rules, in file order (crisis rules are checked before distress rules)."""
+    return _DEFAULT.rules

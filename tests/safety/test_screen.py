@@ -1,0 +1,477 @@
+"""Tests for bot.safety.screen: every rule's own examples, the spec's must-catch and must-not-fire
+lists, negation, reported speech, normalisation, rule-file validation and a timing benchmark.
+
+Fixture text is neutral and made up; no real people.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.safety import Level, Screening, screen
+from bot.safety.screen import RULES_PATH, load_rules, normalise, rules
+
+RULES = rules()
+RULE_BY_ID = {r.id: r for r in RULES}
+RAW_RULES = yaml.safe_load(RULES_PATH.read_text(encoding="utf-8"))
+REPO = Path(__file__).resolve().parents[2]
+
+NONE = Screening(Level.NONE, None)
+
+
+# --- every rule, from its own examples in rules.yaml -----------------------------------------
+
+FIRES = [pytest.param(r.id, t, id=f"{r.id}|{t[:40]}") for r in RULES for t in r.fires]
+QUIET = [pytest.param(r.id, t, id=f"{r.id}|{t[:40]}") for r in RULES for t in r.quiet]
+
+
+@pytest.mark.parametrize(("rule_id", "text"), FIRES)
+def test_rule_fires_on_its_examples(rule_id: str, text: str) -> None:
+    rule = RULE_BY_ID[rule_id]
+    assert screen(text) == Screening(rule.level, rule.id)
+
+
+@pytest.mark.parametrize(("rule_id", "text"), QUIET)
+def test_rule_stays_quiet_on_its_counter_examples(rule_id: str, text: str) -> None:
+    rule = RULE_BY_ID[rule_id]
+    got = screen(text)
+    assert got.level.severity < rule.level.severity, got
+
+
+def test_every_rule_has_positive_and_negative_examples() -> None:
+    """Adding a rule to rules.yaml without examples fails here."""
+    raw_ids = [raw["id"] for raw in RAW_RULES["rules"]]
+    assert raw_ids == [r.id for r in RULES]
+    missing_fires = [r.id for r in RULES if not r.fires]
+    missing_quiet = [r.id for r in RULES if not r.quiet]
+    assert not missing_fires, f"rules without a `fires` example: {missing_fires}"
+    assert not missing_quiet, f"rules without a `quiet` example: {missing_quiet}"
+
+
+def test_rule_ids_are_stable_and_namespaced_by_level() -> None:
+    for rule in RULES:
+        assert rule.id.split(".")[0] == rule.level.value
+        assert rule.description
+    assert {r.derived for r in RULES if r.derived} == {"negated_crisis", "third_party_crisis"}
+
+
+# --- what the product must catch -------------------------------------------------------------
+
+MUST_BE_CRISIS = [
+    # direct
+    "I want to kill myself",
+    "I'm going to end it all",
+    "I want to die",
+    "I'm going to kill myself after this last interview",
+    # indirect
+    "everyone would be better off without me",
+    "I won't be around much longer",
+    "there is no reason to live",
+    "I don't want to wake up",
+    "I've been giving my things away",
+    "thinking about ending my life",
+    "nobody would even notice if I disappeared",
+    # slang and abbreviations
+    "kms",
+    "ugh kms",
+    "I'm going to kys",
+    "unalive myself",
+    "sewerslide",
+    "end it",
+    "I just want to end it",
+    "ctb",
+    "I'm thinking about ctb",
+    # misspellings, spacing, leet, repeats, homoglyphs, invisible characters
+    "kil myself",
+    "k i l l myself",
+    "k.i.l.l myself",
+    "k-i-l-l myself",
+    "I want to commit su1cide",
+    "I'm suicdal",
+    "I want to diiiie",
+    "I wanna d!e",
+    "I w@nt to kill mys3lf",
+    "I want to k\u0456ll myself",  # Cyrillic i
+    "I want to ki\u200bll myself",  # zero-width space
+    "I WANT TO KILL MYSELF",
+    "\uff4b\uff49\uff4c\uff4c \uff4d\uff59\uff53\uff45\uff4c\uff46",  # full-width
+    "I want to \U0001d4c0\U0001d4be\U0001d4c1\U0001d4c1 myself",
+    # inside a longer story
+    (
+        "So the recruiter called at 5pm and said they went with someone internal. "
+        "I've been applying for eight months, my savings are gone, and honestly "
+        "I've been thinking about killing myself. Anyway, sorry for the rant."
+    ),
+    # self-harm
+    "I cut myself again",
+    "I want to hurt myself",
+    "I've been self harming",
+    "self-harm again tonight",
+    "did sh again",
+    # harm to others: explicit plans, weapons, stated intention to hurt
+    "I'm going to hurt him",
+    "I'm bringing a knife to work tomorrow",
+    "I've been planning to hurt my old manager",
+]
+
+
+@pytest.mark.parametrize("text", MUST_BE_CRISIS)
+def test_crisis_statements_are_caught(text: str) -> None:
+    got = screen(text)
+    assert got.level is Level.CRISIS, (got, normalise(text))
+    assert got.rule in RULE_BY_ID
+
+
+MUST_BE_DISTRESS = [
+    "I feel hopeless",
+    "I'm worthless",
+    "I can't cope",
+    "what's the point",
+    "I'm a failure at everything",
+    "I can't take this anymore",
+    "nothing will ever get better",
+    "I hate myself",
+]
+
+
+@pytest.mark.parametrize("text", MUST_BE_DISTRESS)
+def test_distress_without_intent_is_distress(text: str) -> None:
+    got = screen(text)
+    assert got.level is Level.DISTRESS, got
+
+
+# --- what must not fire ----------------------------------------------------------------------
+
+IDIOMS = [
+    "this job hunt is killing me",
+    "I'd kill for a coffee",
+    "I nearly died of embarrassment",
+    "my pitch died in the room",
+    "stuck in a dead end job",
+    "I'm dead tired",
+    "that interview killed me",
+    "the deadline is Friday",
+    "kill the process and restart",
+    "the project is dead",
+    "I could die laughing",
+    "the news said a man killed himself in the station",
+    'the character says "I want to die"',
+    "the character says 'I want to die' and then the credits roll",
+    '"I want to die," the character says',
+    "I killed it in the final round",
+    "killed it",
+    "I'm gonna kill it at the pitch tomorrow",
+    "the hiring freeze is killing the market",
+    "I'd rather die than work there again",
+    "kill me now, another take-home test",
+    "I'm dying to hear back",
+    "I shot myself in the foot with that answer",
+    "I need to cut myself some slack",
+    "I'm going to burn myself out",
+    "I'm going to cut my losses",
+    "applying there would be career suicide",
+    "I'm going to overdose on coffee",
+    "I'm going to shoot my shot",
+    "I could kill my boss lol",
+    "I want to kill my boss",
+    "let's kill two birds with one stone",
+    "Got rejected again today. Third final round this month.",
+    "They said I'm not senior enough. I think they're wrong.",
+    "I got laid off and I'm worried about money",
+    "This rejection hurts so much",
+    "I'm going to take my life savings and start a business",
+    "I have to catch the bus at 8",
+    "my old laptop is dead",
+    "",
+    "   ",
+    "🙂",
+]
+
+
+@pytest.mark.parametrize("text", IDIOMS)
+def test_idioms_and_ordinary_venting_do_not_fire(text: str) -> None:
+    assert screen(text) == NONE, normalise(text)
+
+
+# --- negation and reported speech: the documented judgment calls ------------------------------
+
+JUDGMENT_CALLS = [
+    # explicit denial: the topic came up, check in gently (DISTRESS), no alarm
+    ("I'm not going to hurt myself, I'm just sad", Level.DISTRESS, "distress.denied_crisis"),
+    ("I would never kill myself", Level.DISTRESS, "distress.denied_crisis"),
+    ("I'm not suicidal", Level.DISTRESS, "distress.denied_crisis"),
+    ("I don't want to die", Level.DISTRESS, "distress.denied_crisis"),
+    # a double negative is not a denial
+    ("I can't not think about killing myself", Level.CRISIS, "crisis.suicide"),
+    ("I'm trying not to hurt myself", Level.CRISIS, "crisis.self_harm"),
+    # denial followed by an affirmation in another clause: the affirmation wins
+    ("I don't want to die but I don't want to live either", Level.CRISIS, "crisis.want_to_die"),
+    ("Not gonna lie, I want to die", Level.CRISIS, "crisis.want_to_die"),
+    ("Not gonna lie I want to die", Level.CRISIS, "crisis.want_to_die"),
+    # someone close: DISTRESS for the writer, who may need support and the helplines
+    ("my friend said she wants to die", Level.DISTRESS, "distress.third_party"),
+    ('my friend said "I want to die" and I froze', Level.DISTRESS, "distress.third_party"),
+    ("my sister is thinking about suicide", Level.DISTRESS, "distress.third_party"),
+    ("he wants to end it all", Level.DISTRESS, "distress.third_party"),
+    # strangers, characters, lyrics, the news: NONE
+    ("people who commit suicide need support, not judgment", Level.NONE, None),
+    ("in the movie she says she wants to die", Level.NONE, None),
+    ('the song "I want to die" came on in the cafe', Level.NONE, None),
+    # the writer's own words, even when quoted or reported
+    ('I keep thinking "I want to die"', Level.CRISIS, "crisis.want_to_die"),
+    ("I told my therapist I want to die", Level.CRISIS, "crisis.want_to_die"),
+    ('"I want to die," I said', Level.CRISIS, "crisis.want_to_die"),
+    ("the recruiter said no and I want to kill myself", Level.CRISIS, "crisis.suicide"),
+    # self-directed hyperbole is taken at its word
+    ("I could kill myself for forgetting the deck lol", Level.CRISIS, "crisis.suicide"),
+    ("I want to die lol", Level.CRISIS, "crisis.want_to_die"),
+    # harm to others: plans, weapons and stated intentions are crisis; wishes and jokes are not
+    ("I'm going to kill him", Level.CRISIS, "crisis.harm_others_intent"),
+    ("I'm going to kill him lol he ate my lunch", Level.NONE, None),
+    ("I'm bringing a gun to the office lol", Level.CRISIS, "crisis.harm_others_weapon"),
+    ("I'll kill him if he's late again", Level.NONE, None),
+    ("I don't want to hurt anyone", Level.NONE, None),
+]
+
+
+@pytest.mark.parametrize(("text", "level", "rule"), JUDGMENT_CALLS)
+def test_negation_reported_speech_and_idiom_policy(
+    text: str, level: Level, rule: str | None
+) -> None:
+    assert screen(text) == Screening(level, rule), normalise(text)
+
+
+def test_crisis_beats_distress_in_the_same_message() -> None:
+    text = "I'm a failure at everything and I want to kill myself"
+    assert screen(text) == Screening(Level.CRISIS, "crisis.suicide")
+
+
+def test_a_crisis_after_an_unrelated_denial_still_fires() -> None:
+    text = "I'm not going to lie. Some days I think about ending it all."
+    assert screen(text).level is Level.CRISIS
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("I'm", " im "),
+        ("Don\u2019t", " dont "),
+        ("su1c1de", " suicide "),
+        ("k!ll", " kill "),
+        ("$elf h@rm", " self harm "),
+        ("k i l l", " kill "),
+        ("s.u.i.c.i.d.e", " suicide "),
+        ("diiiiie", " die "),
+        ("shhhh", " shh "),
+        ("ki\u200bll", " kill "),
+        ("k\u0456ll", " kill "),  # Cyrillic i
+        ("\uff2b\uff29\uff2c\uff2c", " kill "),
+        ("café", " cafe "),
+        ("self-harm", " self harm "),
+        ("no. yes, maybe", " no . yes , maybe "),
+        ('he said "hi"', ' he said " hi " '),
+        ("u r a star", " you are a star "),  # single-letter words are not joined
+        ("want 2 go", " want to go "),
+        ("  lots   of\tspace \n", " lots of space . "),
+        ("", " "),
+    ],
+)
+def test_normalise(raw: str, expected: str) -> None:
+    assert normalise(raw) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_normalise_gives_canonical_tokens_for_any_text(text: str) -> None:
+    norm = normalise(text)
+    assert norm.isascii()
+    assert norm.startswith(" ")
+    assert norm.endswith(" ")
+    assert "  " not in norm or norm == " "
+    assert all(tok.isalnum() or tok in {".", ",", '"'} for tok in norm.split())
+    assert norm == norm.lower()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("kilmysefdwant o.,'\"!1i3@$ \u200b")), max_size=300))
+def test_screen_returns_a_verdict_for_any_text(text: str) -> None:
+    result = screen(text)
+    assert isinstance(result, Screening)
+    assert (result.rule is None) == (result.level is Level.NONE)
+    if result.rule is not None:
+        assert RULE_BY_ID[result.rule].level is result.level
+
+
+# --- the module's contract --------------------------------------------------------------------
+
+
+def test_screening_and_level_types() -> None:
+    result = screen("I want to die")
+    assert result == Screening(Level.CRISIS, "crisis.want_to_die")
+    assert result.level == "crisis"
+    assert isinstance(result.level, str)
+    assert [lv.severity for lv in (Level.NONE, Level.DISTRESS, Level.CRISIS)] == [0, 1, 2]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.level = Level.NONE  # type: ignore[misc]
+    assert not hasattr(result, "__dict__")  # slots
+
+
+def test_screen_rejects_non_text() -> None:
+    with pytest.raises(TypeError):
+        screen(None)  # type: ignore[arg-type]
+
+
+def test_screen_is_pure_and_repeatable() -> None:
+    text = "I'm a failure at everything"
+    assert {screen(text) for _ in range(5)} == {Screening(Level.DISTRESS, "distress.worthless")}
+
+
+def test_screen_never_logs(caplog: pytest.LogCaptureFixture) -> None:
+    # `import bot.safety.screen` would give the screen() function re-exported by the package.
+    screen_module = importlib.import_module("bot.safety.screen")
+    helplines_module = importlib.import_module("bot.safety.helplines")
+
+    caplog.set_level(0)
+    screen("I want to kill myself")
+    screen("this job hunt is killing me")
+    assert caplog.records == []
+    for module in (screen_module, helplines_module):
+        assert "logging" not in vars(module)
+        assert "print(" not in Path(module.__file__).read_text(encoding="utf-8")
+
+
+def test_safety_package_imports_no_database_or_platform_sdk() -> None:
+    code = (
+        "import sys, bot.safety\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "{'sqlalchemy', 'sqlite3', 'discord', 'slack_bolt', 'slack_sdk', 'psycopg', 'logging'}]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True)
+
+
+def test_a_crisis_deep_in_a_long_message_is_found() -> None:
+    filler = "The interview process was long and the feedback was vague, as usual. " * 30
+    text = filler + "Honestly I just want to die. " + filler
+    assert len(text) > 4000
+    assert screen(text[:4000].rsplit(" ", 1)[0] + " I want to die").level is Level.CRISIS
+    assert screen(text).level is Level.CRISIS
+    assert screen(filler * 2) == NONE
+
+
+# --- rule-file validation: a broken rules file fails at start-up, naming the rule ------------
+
+
+def _broken(mutate: Any) -> dict[str, Any]:
+    data = copy.deepcopy(RAW_RULES)
+    mutate(data)
+    return data
+
+
+def _rule(data: dict[str, Any], rule_id: str) -> dict[str, Any]:
+    return next(r for r in data["rules"] if r["id"] == rule_id)
+
+
+def test_the_shipped_rules_file_loads() -> None:
+    reloaded = load_rules(copy.deepcopy(RAW_RULES))
+    assert [r.id for r in reloaded.rules] == [r.id for r in RULES]
+    assert reloaded.screen("kms") == Screening(Level.CRISIS, "crisis.slang")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: _rule(d, "crisis.slang")["patterns"].append("(unclosed"), "crisis.slang"),
+        (lambda d: _rule(d, "crisis.end_it")["patterns"].append("{NO_SUCH_MACRO}"), "NO_SUCH"),
+        (lambda d: _rule(d, "crisis.method").update(level="urgent"), "crisis.method"),
+        (lambda d: _rule(d, "distress.hopeless").pop("description"), "distress.hopeless"),
+        (lambda d: _rule(d, "crisis.suicide").update(pattern=["x"]), "crisis.suicide"),
+        (lambda d: _rule(d, "crisis.indirect").update(patterns=[]), "crisis.indirect"),
+        (lambda d: _rule(d, "crisis.indirect").update(patterns=[""]), "crisis.indirect"),
+        (lambda d: _rule(d, "crisis.self_harm").update(patterns=["(?:x)?"]), "crisis.self_harm"),
+        (lambda d: _rule(d, "crisis.self_harm").update(negatable="yes"), "crisis.self_harm"),
+        (lambda d: d["rules"].append(dict(d["rules"][0])), "crisis.suicide"),
+        (lambda d: d["rules"].append({"id": "Bad Id", "level": "crisis"}), "Bad Id"),
+        (
+            lambda d: _rule(d, "distress.denied_crisis").update(patterns=["x"]),
+            "distress.denied_crisis",
+        ),
+        (lambda d: _rule(d, "crisis.slang").update(derived="third_party_crisis"), "crisis.slang"),
+        (lambda d: _rule(d, "crisis.slang").update(examples=["kms"]), "crisis.slang"),
+        (lambda d: d.update(extra=1), "top level"),
+        (lambda d: d["macros"].update(LOOP="{LOOP}x"), "LOOP"),
+        (lambda d: d["context"].pop("negation_cues"), "negation_cues"),
+    ],
+)
+def test_malformed_rules_fail_loudly_naming_the_rule(mutate: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=r"rules\.yaml") as excinfo:
+        load_rules(_broken(mutate))
+    assert message in str(excinfo.value)
+
+
+def test_non_mapping_rules_file_is_rejected() -> None:
+    with pytest.raises(ValueError, match="top level"):
+        load_rules(["not", "a", "mapping"])
+
+
+# --- speed: printed as a benchmark, never asserted (CI machines vary) -------------------------
+
+ADVERSARIAL = {
+    "repeated single letters": ("a " * 2000)[:4000],
+    "repeated pronoun": ("i " * 2000)[:4000],
+    "stacked negations": ("not never dont " * 300)[:4000],
+    "repeated denials": ("i would never kill myself " * 200)[:4000],
+    "only quotes": '"' * 4000,
+    "quoted reports": ('" i want to die " said he ' * 200)[:4000],
+    "one long word": "k" * 4000,
+    "leet soup": "k1" * 2000,
+    "softeners": ("i just really honestly so " * 200)[:4000],
+    "intent chain": ("want to " * 600)[:4000],
+    "relations": ("my friend said that " * 250)[:4000],
+    "punctuation": ". , " * 1000,
+    "spaced letters": " ".join("killmyself" * 40)[:4000],
+    "emoji": "😂" * 4000,
+    "invisible": "\u200b" * 4000,
+}
+
+
+def _per_call_us(text: str, runs: int) -> float:
+    screen(text)
+    start = time.perf_counter()
+    for _ in range(runs):
+        screen(text)
+    return (time.perf_counter() - start) / runs * 1e6
+
+
+def test_benchmark_prints_timings(capsys: pytest.CaptureFixture[str]) -> None:
+    typical = (
+        "Got another rejection today after the final round; "
+        "honestly I feel flat about it. Onwards, I guess."
+    )
+    story = (typical + " ") * 40
+    rows = [
+        (f"typical message ({len(typical)} chars)", _per_call_us(typical, 500)),
+        ("long message (4000 chars)", _per_call_us(story[:4000], 20)),
+    ]
+    rows += [(f"adversarial: {k}", _per_call_us(v, 3)) for k, v in ADVERSARIAL.items()]
+    with capsys.disabled():
+        print("\nbot.safety.screen timings (microseconds per call):")
+        for label, us in rows:
+            print(f"  {label:40} {us:10.1f}")
+    # No timing assertion: only that every input was screened to completion.
+    assert all(us > 0 for _, us in rows)
