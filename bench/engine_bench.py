@@ -25,37 +25,67 @@ from pathlib import Path
 from bot.engine import Engine
 from bot.events import ConversationKey, Incoming
 from bot.flows import DEFAULT_DIR, load_catalog
+from bot.safety import screen
 from bot.store import SqlStore, make_engine, migrate
 from bot.store.crypto import Cipher
 
-# One rejection, start to finish: arrive, feel (journal), reflect with both drafts, plan with two
-# action items, credit, then a challenge day and a practice scenario. Ids are the stable choice
-# ids a button carries; ("text", ...) is typed text.
+# One rejection, start to finish, as a user would go: arrive, feel (journal), reflect with both
+# drafts, plan with two action items and credit, a challenge day with a logged ask, a practice
+# scenario. ("tap", label) presses the button with that label on the last message.
 JOURNEY: list[tuple[str, object]] = [
-    ("text", "I did not get the job after the final interview at a logistics company"),
-    ("choice", "arrive.kind:job"),
-    ("choice", ("feel.name:disappointed", "feel.name:sad")),
-    ("choice", "feel.intensity:7"),
-    ("choice", "feel.strategy:journal"),
-    ("text", "I really thought the last round went well. I keep replaying the answers I gave."),
-    ("choice", "feel.after:now"),
+    ("say", "I did not get the job after the final interview at a logistics company"),
+    ("tap", "A job application"),
+    ("choose", ("feel.name:disappointed", "feel.name:sad")),
+    ("tap", "7"),
+    ("tap", "Write it down"),
+    ("say", "I really thought the last round went well. I keep replaying the answers I gave."),
+    ("tap", "Reflect now"),
+    ("say", "They emailed after the second interview to say they chose someone else."),
+    ("choose", ("reflect.possible:qualified", "reflect.possible:interview")),
+    ("say", "I was nervous on the technical questions."),
+    ("tap", "Help me write it"),
+    ("say", "the hiring manager"),
+    ("say", "the analyst role"),
+    ("tap", "One or more interviews"),
+    ("draft", "\nThanks again"),
+    ("tap", "Taking a course or training"),
+    ("say", "a SQL course I can finish by April"),
+    ("draft", ""),
+    ("tap", "Make a plan"),
+    ("say", "Finish an Angular course"),
+    ("say", "15 March"),
+    ("tap", "Add another"),
+    ("say", "Do two practice interviews with a friend"),
+    ("tap", "Skip"),
+    ("tap", "That's enough for now"),
+    ("say", "Junior analyst roles at another company"),
+    ("tap", "Try the rejection challenge"),
 ]
 
 
-def event(user: ConversationKey, kind: str, value: object) -> Incoming:
-    if kind == "text":
+def event(user: ConversationKey, kind: str, value: object, last: list) -> Incoming:
+    if kind == "say":
         return Incoming.say(user, str(value))
+    if kind == "draft":  # accept the drafted text, with an addition
+        initial = next(r.form.initial for r in last if r.form)
+        return Incoming.say(user, initial + str(value))
+    if kind == "tap":
+        for reply in reversed(last):
+            for choice in reply.choices:
+                if choice.label == value:
+                    return Incoming.choose(user, choice.id)
+        raise SystemExit(f"no button {value!r}: the journey script is out of date")
     if kind == "command":
         return Incoming.command(user, str(value))
-    ids = value if isinstance(value, tuple) else (value,)
-    return Incoming.choose(user, *ids)
+    return Incoming.choose(user, *value)  # type: ignore[misc]
 
 
 async def make(db: Path, synchronous: str) -> tuple[Engine, SqlStore]:
     engine = make_engine(f"sqlite:///{db}", synchronous=synchronous)
     migrate.upgrade(engine)
     store = SqlStore(engine, Cipher(Cipher.generate()))
-    return Engine(load_catalog(os.environ.get("REBOUND_DIALOGS_DIR") or DEFAULT_DIR), store), store
+    catalog = load_catalog(os.environ.get("REBOUND_DIALOGS_DIR") or DEFAULT_DIR)
+    return Engine(catalog, store, screen=screen), store
 
 
 def check(replies: list, where: str) -> None:
@@ -74,11 +104,12 @@ async def closed_loop(users: int, synchronous: str) -> tuple[float, int, list[fl
 
         async def walk(n: int) -> None:
             who = ConversationKey("bench", f"user{n}")
+            last: list = []
             for i, (kind, value) in enumerate(JOURNEY):
                 t0 = time.perf_counter()
-                replies = await engine.handle(event(who, kind, value))
+                last = await engine.handle(event(who, kind, value, last))
                 latencies.append(time.perf_counter() - t0)
-                check(replies, f"step {i}")
+                check(last, f"step {i}")
 
         start = time.perf_counter()
         await asyncio.gather(*(walk(n) for n in range(users)))
@@ -100,10 +131,13 @@ async def open_loop(users: int, rate: float, synchronous: str) -> list[float]:
         done = asyncio.Event()
         remaining = total
 
+        lasts: dict[ConversationKey, list] = {}
+
         async def one(arrival: float, who: ConversationKey, i: int) -> None:
             nonlocal remaining
             kind, value = JOURNEY[i]
-            replies = await engine.handle(event(who, kind, value))
+            replies = await engine.handle(event(who, kind, value, lasts.get(who, [])))
+            lasts[who] = replies
             latencies.append(loop.time() - arrival)
             check(replies, f"step {i}")
             remaining -= 1
@@ -120,6 +154,10 @@ async def open_loop(users: int, rate: float, synchronous: str) -> list[float]:
         await done.wait()
         await store.close()
     return latencies
+
+
+def _spawn(loop: asyncio.AbstractEventLoop, coro: object) -> None:
+    loop.create_task(coro)  # type: ignore[arg-type]
 
 
 def pct(values: list[float], q: float) -> float:

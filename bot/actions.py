@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.events import FileOut
-from bot.ports import Add, Change, Forget, Store, Write
+from bot.ports import Add, Change, Forget, SetProfile, Store, Write
+from bot.safety import country_code, emergency_number, helplines_for, international_directory
 
 # Answers that belong to one rejection: a new episode starts without them.
 EPISODE_KEYS_KEPT = frozenset({"kind", "summary", "opening", "after"})
@@ -329,3 +330,45 @@ async def challenge_status(ctx: ActionContext) -> None:
     days = int(challenge["days"])
     day = (ctx.now.date() - date.fromisoformat(challenge["started"])).days + 1
     ctx.data.update(challenge_length=days, challenge_finished=day > days)
+
+
+# -- safety -------------------------------------------------------------------------------------
+
+SAFETY_PLAN = ("plan_warning_signs", "plan_calm", "plan_people", "plan_reasons")
+
+
+@action("country", "local_lines", "emergency", "directory_url", "directory_name")
+async def crisis_resources(ctx: ActionContext) -> None:
+    """The lines to offer: the user's local ones where their country is known, always the
+    international directory and an emergency number."""
+    country = ctx.state.get("country")
+    directory = international_directory()
+    ctx.data.update(
+        country=country,
+        local_lines=[
+            {"name": h.name, "phone": h.phone, "text": h.text, "url": h.url}
+            for h in helplines_for(country)
+        ],
+        emergency=emergency_number(country) if country else None,
+        directory_url=directory.url,
+        directory_name=directory.name,
+    )
+
+
+@action("country_ok")
+async def set_country(ctx: ActionContext) -> None:
+    code = country_code(ctx.data.get("country_input"))
+    ctx.data["country_ok"] = code is not None
+    if code:
+        ctx.state["country"] = code
+        ctx.data["country"] = code
+        ctx.writes.append(SetProfile({"country": code}))
+
+
+@action(*SAFETY_PLAN)
+async def load_safety_plan(ctx: ActionContext) -> None:
+    """The newest version of each part of the user's safety plan (kept as encrypted notes)."""
+    rows = await ctx.store.recent(ctx.user, "notes", limit=200)
+    for part in SAFETY_PLAN:
+        if ctx.data.get(part) is None:
+            ctx.data[part] = next((r["text"] for r in rows if r["kind"] == part), None)

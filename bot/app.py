@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.flows import DEFAULT_DIR, Catalog, FlowError, load_catalog
+from bot.safety import screen
 from bot.store import SqlStore, make_engine, migrate
 from bot.store.crypto import Cipher, CipherError, key_file_beside
 
@@ -80,4 +81,4 @@ def build_app(settings: Settings) -> App:
     )
     catalog = load_dialogs(settings)
     store = open_store(settings)
-    return App(settings, catalog, store, Engine(catalog, store))
+    return App(settings, catalog, store, Engine(catalog, store, screen=screen))

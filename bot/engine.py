@@ -22,16 +22,17 @@ from typing import Any
 
 from dateutil import parser as date_parser
 
-from bot.actions import ACTIONS, ActionContext
+from bot.actions import ACTIONS, ActionContext, new_id
 from bot.events import Breathing, Choice, FileOut, Form, Incoming, Kind, Reply
-from bot.flows import END, Branch, Catalog, Step
-from bot.ports import Change, Clock, Commit, Outcome, Store, StoreUnavailable, Write
+from bot.flows import END, Branch, Catalog, FlowError, Step
+from bot.ports import Add, Change, Clock, Commit, Outcome, Store, StoreUnavailable, Write
 
 log = logging.getLogger("rebound.engine")
 
 MAX_TEXT = 4000
 MAX_STEPS_PER_TURN = 25
 MAX_ATTEMPTS = 4
+QUIET_AFTER_CRISIS = timedelta(hours=24)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _SKIP = "__skip"
 
@@ -61,6 +62,7 @@ class _Turn:
     changed: bool = True
     first_time: bool = False
     platform: str = ""
+    safety: str | None = None  # "crisis" or "distress" when this turn answered a screening
 
     @property
     def data(self) -> dict[str, Any]:
@@ -85,6 +87,10 @@ class Engine:
         self._cache: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
         self._defaults = dict.fromkeys(catalog.answers)
+        if screen is not None:
+            missing = {"crisis", "distress"} - catalog.flows.keys()
+            if missing:
+                raise FlowError(f"safety screening needs the flows {sorted(missing)} in dialogs/")
 
     # -- the one entry point ------------------------------------------------------------------
 
@@ -158,6 +164,8 @@ class Engine:
 
     def _finish(self, turn: _Turn, event: Incoming) -> list[Reply]:
         replies = turn.replies + [Reply(file=f) for f in turn.files]
+        if turn.safety == "crisis":
+            replies = [replace(r, safety="crisis") for r in replies]
         if event.public:
             replies = [_private(r) for r in replies]
         return replies
@@ -182,6 +190,13 @@ class Engine:
 
     async def _command(self, user: str, turn: _Turn, name: str) -> None:
         state = turn.state
+        paused = state.get("paused")
+        if name in ("rebound", "start") and paused and paused.get("step") in self.catalog.steps:
+            state.pop("paused")
+            state.update(flow=paused["flow"], step=paused["step"], ask=paused["ask"])
+            turn.replies.append(Reply(text=self._text("resume", turn)))
+            self._reprompt(user, turn)
+            return
         if name in ("rebound", "start") and state.get("step") in self.catalog.steps:
             turn.replies.append(Reply(text=self._text("resume", turn)))
             self._reprompt(user, turn)
@@ -240,6 +255,8 @@ class Engine:
             turn.changed = False
             self._reprompt(user, turn, "too_long", limit=MAX_TEXT, length=len(text))
             return
+        if self.screen is not None and await self._screened(user, turn, text):
+            return
         step = self._current(turn)
         if step is None:
             if not turn.first_time and len(text.split()) < 4:
@@ -259,6 +276,27 @@ class Engine:
             self._reprompt(user, turn, hint, minimum=step.minimum, maximum=step.maximum)
             return
         await self._answer(user, turn, step, text)
+
+    async def _screened(self, user: str, turn: _Turn, text: str) -> bool:
+        """Screen free text before any flow sees it. A crisis pauses the flow (it is kept, and
+        /rebound resumes it) and answers with care and resources; distress is acknowledged and
+        the flow goes on. Only the outcome and the time are stored, never the text."""
+        assert self.screen is not None
+        level = str(self.screen(text).level)
+        if level not in ("crisis", "distress"):
+            return False
+        turn.writes.append(Add("safety_events", {"id": new_id(), "level": level, "at": turn.now}))
+        turn.safety = level
+        if level == "distress":
+            note = self._render(turn, self.catalog.steps[self.catalog.flows["distress"].entry])
+            turn.replies.append(replace(note, safety="distress"))
+            return False
+        state = turn.state
+        if state.get("step") and state.get("flow") != "crisis" and not state.get("paused"):
+            state["paused"] = {"flow": state["flow"], "step": state["step"], "ask": state["ask"]}
+        state["quiet_until"] = (turn.now + QUIET_AFTER_CRISIS).isoformat()
+        await self._enter(user, turn, self.catalog.flows["crisis"].entry)
+        return True
 
     # -- answers ------------------------------------------------------------------------------
 
@@ -440,6 +478,8 @@ class Engine:
         due = turn.state.get("next_due")
         if not due or due > turn.now.isoformat() or turn.state.get("forgotten"):
             return
+        if turn.safety or (turn.state.get("quiet_until") or "") > turn.now.isoformat():
+            return  # nothing cheerful right after a crisis or in a hard moment
         timers = await self.store.due_timers(user, turn.now)
         for timer in timers[:3]:
             self._offer(turn, timer.id, timer.kind)
@@ -568,7 +608,13 @@ def reflow(text: str) -> str:
     out: list[str] = []
     for line in text.strip().split("\n"):
         line = line.rstrip()
-        if out and line and out[-1] and not _KEEP_LINE.match(line) and not _KEEP_LINE.match(out[-1]):
+        if (
+            out
+            and line
+            and out[-1]
+            and not _KEEP_LINE.match(line)
+            and not _KEEP_LINE.match(out[-1])
+        ):
             out[-1] = f"{out[-1]} {line.lstrip()}"
         else:
             out.append(line)

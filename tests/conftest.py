@@ -9,6 +9,7 @@ import pytest
 
 from bot.engine import Engine
 from bot.flows import Catalog, load_catalog
+from bot.safety import screen
 from bot.store import SqlStore, make_engine, migrate
 from bot.store.crypto import Cipher
 from bot.testing import FakeChat, FakeClock
@@ -58,7 +59,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def engine(catalog: Catalog, store: SqlStore, clock: FakeClock) -> Engine:
-    return Engine(catalog, store, clock=clock)
+    return Engine(catalog, store, clock=clock, screen=screen)
 
 
 @pytest.fixture
