@@ -25,6 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fgt = sub.add_parser("forget", help="delete everything stored about a user")
     fgt.add_argument("user")
     sub.add_parser("keygen", help="print a new REBOUND_ENCRYPTION_KEY")
+    sub.add_parser("run", help="serve Slack and/or Discord, whichever is configured")
     args = parser.parse_args(argv)
     try:
         return asyncio.run(_dispatch(args))
@@ -67,6 +68,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
                 print(f"forgot {args.user}")
         finally:
             await store.close()
+        return 0
+    if args.cmd == "run":
+        from bot.run import serve
+
+        await serve(settings)
         return 0
     app = build_app(settings)
     try:

@@ -25,6 +25,28 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field("NORMAL", alias="REBOUND_SQLITE_SYNCHRONOUS")
     log_level: str = Field("WARNING", alias="LOG_LEVEL")
 
+    # Slack (adapters/slack): a single workspace token, or OAuth for many workspaces.
+    slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_client_id: str | None = Field(None, alias="SLACK_CLIENT_ID")
+    slack_client_secret: str | None = Field(None, alias="SLACK_CLIENT_SECRET")
+    slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
+    port: int = Field(3000, alias="PORT")
+
+    # Discord (adapters/discord).
+    discord_token: str | None = Field(None, alias="DISCORD_TOKEN")
+    discord_guild_id: int | None = Field(None, alias="DISCORD_GUILD_ID")
+    discord_shard_count: int | None = Field(None, alias="DISCORD_SHARD_COUNT")
+
+    @property
+    def slack_configured(self) -> bool:
+        return bool(self.slack_bot_token or self.slack_client_id or self.slack_app_token)
+
+    @property
+    def discord_configured(self) -> bool:
+        return bool(self.discord_token)
+
     @field_validator("database_url")
     @classmethod
     def _url(cls, value: str) -> str:

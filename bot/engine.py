@@ -170,6 +170,11 @@ class Engine:
             replies = [_private(r) for r in replies]
         return replies
 
+    def text(self, key: str, **values: Any) -> str:
+        """One of the engine's own sentences from dialogs/system.yaml, for adapters (e.g. the
+        "I've answered you privately" notice)."""
+        return self._text(key, None, **values)
+
     # -- a turn -------------------------------------------------------------------------------
 
     async def _run(self, user: str, event: Incoming, turn: _Turn) -> None:

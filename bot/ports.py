@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.events import ConversationKey, Reply
+
 
 class StoreUnavailable(Exception):
     """The database could not be reached; the user is asked to try again and nothing is lost."""
@@ -120,6 +122,33 @@ class Store(Protocol):
         """Everything stored about the user, decrypted, as plain JSON-ready data."""
 
     async def close(self) -> None: ...
+
+
+class Unreachable(Exception):
+    """The platform will not deliver to this user (DMs closed, app uninstalled, user gone).
+    Retrying will not help; nudges to the user stop until they talk to the bot again."""
+
+
+class DeliveryFailed(Exception):
+    """A temporary failure (the platform timed out or answered 5xx): try again later."""
+
+
+class Sender(Protocol):
+    """An adapter's way to message a user who did not just write (nudges, timers)."""
+
+    platform: str
+
+    async def send(self, key: ConversationKey, replies: list[Reply]) -> None:
+        """Deliver the replies in the user's DM. Raises Unreachable or DeliveryFailed."""
+
+
+class Runner(Sender, Protocol):
+    """A platform adapter started by `rebound run`."""
+
+    async def start(self) -> None:
+        """Connect and begin serving; return once serving (work continues in tasks)."""
+
+    async def stop(self) -> None: ...
 
 
 class Clock(Protocol):

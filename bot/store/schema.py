@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 
@@ -64,6 +65,7 @@ users = Table(
     Column("country", String(2)),
     Column("timezone", String(64)),
     Column("profile", JSON, nullable=False, default=dict),
+    Column("unreachable_since", UtcDateTime),
 )
 
 conversations = Table(
@@ -143,12 +145,20 @@ challenge_asks = _owned(
     Column("at", UtcDateTime, nullable=False),
 )
 
+# Timers and nudges: something to bring up with the user at `due_at`. The scheduler claims due
+# rows with a lease (`lease_until`) so several processes never send one twice; `day_key` makes
+# "at most one unsolicited message per user per kind per day" a unique constraint.
 timers = _owned(
     "timers",
     Column("kind", String(40), nullable=False),
     Column("due_at", UtcDateTime, nullable=False),
     Column("payload", JSON, nullable=False),
     Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", UtcDateTime),
+    Column("sent_at", UtcDateTime),
+    Column("day_key", String(80)),
+    UniqueConstraint("day_key", name="uq_timers_day_key"),
     Index("ix_timers_status_due", "status", "due_at"),
 )
 
