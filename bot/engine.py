@@ -175,6 +175,14 @@ class Engine:
         "I've answered you privately" notice)."""
         return self._text(key, None, **values)
 
+    async def home(self, key: Any) -> Reply:
+        """What a home screen (Slack's App Home) shows: a short summary and the stages to start.
+        Reads only; changes nothing."""
+        stored = await self.store.load(str(key))
+        state = stored.state if stored else {}
+        turn = _Turn(state=copy.deepcopy(state), now=self.clock.now(), platform=key.platform)
+        return Reply(text=self._text("home", turn), choices=self._menu())
+
     # -- a turn -------------------------------------------------------------------------------
 
     async def _run(self, user: str, event: Incoming, turn: _Turn) -> None:

@@ -41,6 +41,7 @@ REQUIRED_TEXTS = frozenset(
         "skip",
         "private_continue",
         "later",
+        "home",
     }
 )
 # Names every template may use besides the flows' own answers.
