@@ -66,6 +66,8 @@ users = Table(
     Column("timezone", String(64)),
     Column("profile", JSON, nullable=False, default=dict),
     Column("unreachable_since", UtcDateTime),
+    Column("quiet_until", UtcDateTime),
+    Column("nudges", JSON),
 )
 
 conversations = Table(

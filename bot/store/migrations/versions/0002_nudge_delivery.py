@@ -1,4 +1,4 @@
-"""nudge delivery: leases, attempts, one per user per kind per day, unreachable users
+"""nudge delivery: leases, attempts, one per user per kind per day, settings, quiet, reachability
 
 Revision ID: 0002
 Revises: 0001
@@ -23,10 +23,14 @@ def upgrade() -> None:
         batch.create_unique_constraint("uq_timers_day_key", ["day_key"])
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("unreachable_since", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("quiet_until", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("nudges", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
+        batch.drop_column("nudges")
+        batch.drop_column("quiet_until")
         batch.drop_column("unreachable_since")
     with op.batch_alter_table("timers") as batch:
         batch.drop_constraint("uq_timers_day_key", type_="unique")
