@@ -48,6 +48,7 @@ JOURNEY: list[tuple[str, object]] = [
     ("say", "the analyst role"),
     ("tap", "One or more interviews"),
     ("draft", "\nThanks again"),
+    ("tap", "Carry on"),
     ("tap", "Taking a course or training"),
     ("say", "a SQL course I can finish by April"),
     ("draft", ""),

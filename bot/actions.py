@@ -8,12 +8,25 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.events import FileOut
-from bot.ports import Add, Change, Forget, SetProfile, Store, Write
+from bot.nudges.timing import (
+    DAY_NAMES,
+    EVERY_DAY,
+    WEEKDAYS,
+    NudgeSettings,
+    add_working_days,
+    describe_days,
+    find_timezone,
+    local_date,
+    next_daily,
+    parse_time,
+    zone,
+)
+from bot.ports import Add, Cancel, Change, Forget, SetProfile, Store, Write
 from bot.safety import country_code, emergency_number, helplines_for, international_directory
 
 # Answers that belong to one rejection: a new episode starts without them.
@@ -83,6 +96,8 @@ async def open_episode(ctx: ActionContext) -> None:
     ctx.state["data"] = kept
     ctx.state["episode"] = eid
     ctx.state["stages"] = ["arrive"]
+    tz = ctx.state.get("tz") or "UTC"
+    ctx.state["track"] = {"episode": eid, "start": local_date(ctx.now, tz).isoformat()}
     ctx.state["episode_count"] = ctx.state.get("episode_count", 0) + 1
     kept["episode_count"] = ctx.state["episode_count"]
     ctx.writes.append(
@@ -372,3 +387,210 @@ async def load_safety_plan(ctx: ActionContext) -> None:
     for part in SAFETY_PLAN:
         if ctx.data.get(part) is None:
             ctx.data[part] = next((r["text"] for r in rows if r["kind"] == part), None)
+
+
+# -- nudges -------------------------------------------------------------------------------------
+
+NEXT_STEPS = {
+    "feel": "Take a moment with how it feels",
+    "reread": "Reread yesterday's journal entry",
+    "reflect": "Reflect on what happened",
+    "followup": "Check on your feedback request",
+    "plan": "Make a plan",
+    "opportunities": "Look at other opportunities",
+    "actions": "Look at your action items",
+    "challenge": "Today's challenge ask",
+    "journal": "Write in your journal",
+    "practice": "Practise with a scenario",
+}
+# The short track after a rejection: which step suits which day.
+TRACK = (
+    (0, "feel"),
+    (1, "reread"),
+    (2, "reflect"),
+    (4, "followup"),
+    (7, "plan"),
+    (10, "challenge"),
+)
+STEP_COMMAND = {"reread": "journal", "followup": "reflect", "opportunities": "plan"}
+
+
+def _nudge_settings(ctx: ActionContext) -> NudgeSettings:
+    return NudgeSettings.from_dict(ctx.state.get("nudges"))
+
+
+def _save_nudges(ctx: ActionContext, settings: NudgeSettings) -> None:
+    """Keep the settings (state for the engine, profile for the scheduler) and put the next
+    check-in on the calendar, replacing any pending one."""
+    ctx.state["nudges"] = settings.to_dict()
+    ctx.writes.append(SetProfile({"nudges": settings.to_dict()}))
+    ctx.writes.append(Cancel("checkin"))
+    tz = ctx.state.get("tz")
+    if settings.enabled and tz:
+        ctx.schedule("checkin", next_daily(ctx.now, tz, settings), {})
+
+
+@action(
+    "nudges_on",
+    "nudge_time",
+    "nudge_tz",
+    "nudge_days_text",
+    "nudge_quiet",
+    "nudge_paused_until",
+    "nudge_track",
+    "nudge_next",
+)
+async def load_nudges(ctx: ActionContext) -> None:
+    s = _nudge_settings(ctx)
+    tz = ctx.state.get("tz")
+    nxt = None
+    if s.enabled and tz:
+        nxt = next_daily(ctx.now, tz, s).astimezone(zone(tz)).strftime("%A at %H:%M")
+    ctx.data.update(
+        nudges_on=s.enabled,
+        nudge_time=s.at,
+        nudge_tz=tz,
+        nudge_days_text=describe_days(s.days),
+        nudge_quiet=f"{s.quiet_start}-{s.quiet_end}" if s.quiet_start else None,
+        nudge_paused_until=s.paused_until,
+        nudge_track=s.track,
+        nudge_next=nxt,
+    )
+
+
+@action("tz_ok")
+async def set_timezone(ctx: ActionContext) -> None:
+    tz = find_timezone(str(ctx.data.get("tz_input") or ""), ctx.now)
+    ctx.data["tz_ok"] = tz is not None
+    if tz:
+        ctx.state["tz"] = tz
+        ctx.data["nudge_tz"] = tz
+        ctx.writes.append(SetProfile({"timezone": tz}))
+        _save_nudges(ctx, _nudge_settings(ctx))
+
+
+@action("time_ok")
+async def set_nudge_time(ctx: ActionContext) -> None:
+    at = parse_time(str(ctx.data.get("time_input") or ""))
+    ctx.data["time_ok"] = at is not None
+    if at:
+        _save_nudges(ctx, replace(_nudge_settings(ctx), at=at))
+
+
+@action()
+async def switch_nudges(ctx: ActionContext) -> None:
+    """`switch_nudges: on` / `off`."""
+    _save_nudges(ctx, replace(_nudge_settings(ctx), enabled=ctx.arg == "on", paused_until=None))
+
+
+@action()
+async def set_nudge_days(ctx: ActionContext) -> None:
+    choice = ctx.data.get("days_choice")
+    days = {"every": EVERY_DAY, "weekdays": WEEKDAYS}.get(str(choice))
+    if days is None:
+        picked = ctx.data.get("custom_days") or []
+        days = tuple(sorted(DAY_NAMES.index(d) for d in picked if d in DAY_NAMES)) or EVERY_DAY
+    _save_nudges(ctx, replace(_nudge_settings(ctx), days=days))
+
+
+@action("quiet_ok")
+async def set_quiet_hours(ctx: ActionContext) -> None:
+    """ "22:00-07:00" sets quiet hours; a skipped answer clears them."""
+    raw = str(ctx.data.get("quiet_input") or "").replace("to", "-").replace("\u2013", "-")
+    parts = [parse_time(p) for p in raw.split("-")] if "-" in raw else []
+    ok = not raw.strip() or (len(parts) == 2 and all(parts))
+    ctx.data["quiet_ok"] = ok
+    if ok:
+        start, end = (parts[0], parts[1]) if raw.strip() else (None, None)
+        _save_nudges(ctx, replace(_nudge_settings(ctx), quiet_start=start, quiet_end=end))
+
+
+@action("paused_until")
+async def pause_nudges(ctx: ActionContext) -> None:
+    """Pause for N days (`pause_days`) or until a date (`pause_date`, "back from holiday")."""
+    tz = ctx.state.get("tz") or "UTC"
+    if ctx.data.get("pause_date"):
+        until = date.fromisoformat(ctx.data["pause_date"])
+    else:
+        until = local_date(ctx.now, tz) + timedelta(days=int(ctx.data.get("pause_days") or 7))
+    ctx.data["paused_until"] = until.isoformat()
+    _save_nudges(ctx, replace(_nudge_settings(ctx), paused_until=until.isoformat()))
+
+
+@action()
+async def switch_track(ctx: ActionContext) -> None:
+    _save_nudges(ctx, replace(_nudge_settings(ctx), track=ctx.arg == "on"))
+
+
+@action("next_steps", "next_reason", "track_day", "gentle")
+async def next_best_step(ctx: ActionContext) -> None:
+    """The single most relevant next step for today's check-in: the rejection track's step for
+    today, else an unfinished stage, a due action item, today's challenge ask."""
+    ctx.data.setdefault("gentle", False)
+    stages = set(ctx.state.get("stages") or ())
+    track = ctx.state.get("track")
+    tz = ctx.state.get("tz") or "UTC"
+    today = local_date(ctx.now, tz)
+    step, reason, day = None, None, None
+    if track and _nudge_settings(ctx).track:
+        day = (today - date.fromisoformat(track["start"])).days
+        for start, name in reversed(TRACK):
+            if day >= start:
+                if name not in stages or name in ("reread", "followup", "challenge"):
+                    step, reason = name, f"track_{name}"
+                break
+    if step is None and ctx.episode and "credit" not in stages:
+        step = next((s for s in ("feel", "reflect", "plan") if s not in stages), None)
+        reason = "unfinished" if step else None
+    if step is None:
+        rows = await ctx.store.recent(ctx.user, "action_items", limit=50)
+        if any(
+            r.get("due_on") and not r.get("done_at") and r["due_on"] <= today.isoformat()
+            for r in rows
+        ):
+            step, reason = "actions", "due_actions"
+    if step is None and ctx.state.get("challenge"):
+        step, reason = "challenge", "challenge_day"
+    if step is None:
+        step, reason = "journal", "nothing_due"
+    ctx.data["track_day"] = day
+    ctx.data["next_reason"] = reason
+    command = STEP_COMMAND.get(step, step)
+    ctx.data["next_steps"] = [{"id": step, "label": NEXT_STEPS[step], "command": command}]
+
+
+@action()
+async def record_mood(ctx: ActionContext) -> None:
+    intensity = {"good": 2, "okay": 4, "low": 6, "rough": 8}.get(str(ctx.data.get("mood")))
+    ctx.writes.append(
+        Add(
+            "feelings",
+            {
+                "id": new_id(),
+                "episode_id": ctx.episode,
+                "feelings": [ctx.data.get("mood")],
+                "intensity": intensity,
+                "phase": "checkin",
+                "at": ctx.now,
+            },
+        )
+    )
+
+
+@action()
+async def end_track(ctx: ActionContext) -> None:
+    """Good news ("I got it after all!") ends the rejection's track."""
+    ctx.state.pop("track", None)
+
+
+@action("followup_when")
+async def schedule_followup(ctx: ActionContext) -> None:
+    """Come back after the working days the user chose to ask whether a reply came."""
+    tz = ctx.state.get("tz") or "UTC"
+    days = int(ctx.data.get("followup_days") or 5)
+    settings = _nudge_settings(ctx)
+    if not ctx.state.get("tz"):
+        settings = replace(settings, at="10:00")
+    when = add_working_days(ctx.now, days, tz, settings)
+    ctx.data["followup_when"] = when.astimezone(zone(tz)).strftime("%A %d %B")
+    ctx.schedule("feedback_followup", when, {})

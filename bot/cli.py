@@ -26,6 +26,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fgt.add_argument("user")
     sub.add_parser("keygen", help="print a new REBOUND_ENCRYPTION_KEY")
     sub.add_parser("run", help="serve Slack and/or Discord, whichever is configured")
+    sub.add_parser("nudges", help="deliver the nudges due now (one scheduler pass), then exit")
     args = parser.parse_args(argv)
     try:
         return asyncio.run(_dispatch(args))
@@ -68,6 +69,16 @@ async def _dispatch(args: argparse.Namespace) -> int:
                 print(f"forgot {args.user}")
         finally:
             await store.close()
+        return 0
+    if args.cmd == "nudges":
+        from bot.run import nudge_pass
+
+        stats = await nudge_pass(settings)
+        print(
+            f"nudges: claimed {stats.claimed}, sent {stats.sent}, collapsed {stats.collapsed}, "
+            f"stale {stats.stale}, deferred {stats.deferred}, retried {stats.retried}, "
+            f"failed {stats.failed}, unreachable {stats.unreachable}"
+        )
         return 0
     if args.cmd == "run":
         from bot.run import serve

@@ -25,7 +25,18 @@ from dateutil import parser as date_parser
 from bot.actions import ACTIONS, ActionContext, new_id
 from bot.events import Breathing, Choice, FileOut, Form, Incoming, Kind, Reply
 from bot.flows import END, Branch, Catalog, FlowError, Step
-from bot.ports import Add, Change, Clock, Commit, Outcome, Store, StoreUnavailable, Write
+from bot.nudges.timing import NudgeSettings, snooze_until, zone
+from bot.ports import (
+    Add,
+    Change,
+    Clock,
+    Commit,
+    Outcome,
+    SetProfile,
+    Store,
+    StoreUnavailable,
+    Write,
+)
 
 log = logging.getLogger("rebound.engine")
 
@@ -33,6 +44,7 @@ MAX_TEXT = 4000
 MAX_STEPS_PER_TURN = 25
 MAX_ATTEMPTS = 4
 QUIET_AFTER_CRISIS = timedelta(hours=24)
+SNOOZES = ("1h", "evening", "nextday")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 _SKIP = "__skip"
 
@@ -210,7 +222,13 @@ class Engine:
             turn.replies.append(Reply(text=self._text("resume", turn)))
             self._reprompt(user, turn)
             return
-        if name in ("rebound", "start") and state.get("step") in self.catalog.steps:
+        current = self.catalog.flows.get(state.get("flow") or "")
+        if (
+            name in ("rebound", "start")
+            and state.get("step") in self.catalog.steps
+            and current is not None
+            and current.resumable
+        ):
             turn.replies.append(Reply(text=self._text("resume", turn)))
             self._reprompt(user, turn)
             return
@@ -247,7 +265,12 @@ class Engine:
             await self._command(user, turn, first[4:])
             return
         if first.startswith("timer:"):
-            await self._open_timer(user, turn, first[6:])
+            timer_id, _, option = first[6:].partition(":")
+            await self._open_timer(user, turn, timer_id, option or None)
+            return
+        if first.startswith("snooze:"):
+            timer_id, _, until = first[7:].partition(":")
+            await self._snooze(user, turn, timer_id, until)
             return
         step = self._current(turn)
         step_id, _, _ = first.rpartition(":")
@@ -307,7 +330,9 @@ class Engine:
         state = turn.state
         if state.get("step") and state.get("flow") != "crisis" and not state.get("paused"):
             state["paused"] = {"flow": state["flow"], "step": state["step"], "ask": state["ask"]}
-        state["quiet_until"] = (turn.now + QUIET_AFTER_CRISIS).isoformat()
+        quiet = turn.now + QUIET_AFTER_CRISIS
+        state["quiet_until"] = quiet.isoformat()
+        turn.writes.append(SetProfile({"quiet_until": quiet}))
         await self._enter(user, turn, self.catalog.flows["crisis"].entry)
         return True
 
@@ -525,16 +550,63 @@ class Engine:
     def _timer_flow(self, kind: str) -> str | None:
         return self.catalog.data.get("timer_flows", {}).get(kind)
 
-    async def _open_timer(self, user: str, turn: _Turn, timer_id: str) -> None:
+    async def _open_timer(
+        self, user: str, turn: _Turn, timer_id: str, option: str | None = None
+    ) -> None:
+        """A nudge's button: open the flow for its kind. A button that already answers the
+        flow's first question (a one-tap mood on a check-in) answers it too."""
         row = await self.store.fetch(user, "timers", timer_id)
         flow = self._timer_flow(row["kind"]) if row else None
-        if row is None or row["status"] == "done" or flow is None:
+        if row is None or row["status"] in ("done", "cancelled") or flow is None:
             turn.changed = False
             self._reprompt(user, turn, "stale_choice")
             return
         turn.writes.append(Change("timers", timer_id, {"status": "done"}))
         turn.data.update(row.get("payload") or {})
-        await self._enter(user, turn, self.catalog.flows[flow].entry)
+        entry = self.catalog.steps[self.catalog.flows[flow].entry]
+        if option and entry.option(option) is not None:
+            await self._actions(user, turn, entry.prepare)
+            self._set_step(turn, entry)
+            await self._answer(user, turn, entry, [option])
+            return
+        await self._enter(user, turn, entry.id)
+
+    async def _snooze(self, user: str, turn: _Turn, timer_id: str, until: str) -> None:
+        row = await self.store.fetch(user, "timers", timer_id)
+        if row is None or row["status"] in ("done", "cancelled") or until not in SNOOZES:
+            turn.changed = False
+            self._reprompt(user, turn, "stale_choice")
+            return
+        tz = turn.state.get("tz") or "UTC"
+        settings = NudgeSettings.from_dict(turn.state.get("nudges"))
+        when = snooze_until(until, turn.now, tz, settings)
+        turn.writes.append(
+            Change(
+                "timers",
+                timer_id,
+                {"status": "pending", "due_at": when, "lease_until": None, "day_key": None},
+            )
+        )
+        local = when.astimezone(zone(tz))
+        turn.replies.append(
+            Reply(text=self._text("snoozed", turn, when=local.strftime("%A %H:%M")))
+        )
+
+    async def nudge(self, key: Any, due: Any) -> list[Reply]:
+        """The message for a due nudge sent by the scheduler: what it is about, a button to
+        open it (a check-in's buttons answer its first question in one tap) and snoozes."""
+        entry = None
+        flow = self._timer_flow(due.kind)
+        if flow is not None:
+            entry = self.catalog.steps[self.catalog.flows[flow].entry]
+        ctx = {"timer": due.kind, "gentle": bool(due.payload.get("gentle"))}
+        choices: list[Choice] = []
+        if due.kind == "checkin" and entry is not None:
+            choices = [Choice(f"timer:{due.id}:{o.id}", o.label) for o in entry.options]
+        elif flow is not None:
+            choices = [Choice(f"timer:{due.id}", self.catalog.flows[flow].title)]
+        choices += [Choice(f"snooze:{due.id}:{k}", self._text(f"snooze_{k}")) for k in SNOOZES]
+        return [Reply(text=self._text("timer_offer", None, **ctx), choices=tuple(choices))]
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -558,13 +630,18 @@ class Engine:
             choices = [
                 Choice(f"{step.id}:{n}", str(n)) for n in range(step.minimum, step.maximum + 1)
             ]
-        else:
+        else:  # the user's own items first, then the step's fixed options
             choices = [
+                Choice(
+                    f"cmd:{item['command']}" if item.get("command") else f"{step.id}:{item['id']}",
+                    _short(item["label"]),
+                )
+                for item in self._dynamic(turn, step)
+            ]
+            choices += [
                 Choice(f"cmd:{o.command}" if o.command else f"{step.id}:{o.id}", o.label)
                 for o in step.options
             ]
-            for item in self._dynamic(turn, step):
-                choices.append(Choice(f"{step.id}:{item['id']}", _short(item["label"])))
         if step.skip:
             choices.append(Choice(f"{step.id}:{_SKIP}", self._text("skip", turn)))
         return tuple(choices)

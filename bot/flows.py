@@ -42,6 +42,10 @@ REQUIRED_TEXTS = frozenset(
         "private_continue",
         "later",
         "home",
+        "snoozed",
+        "snooze_1h",
+        "snooze_evening",
+        "snooze_nextday",
     }
 )
 # Names every template may use besides the flows' own answers.
@@ -53,7 +57,8 @@ TEXT_VARIABLES: Mapping[str, frozenset[str]] = {
     "too_long": frozenset({"limit", "length"}),
     "unknown_command": frozenset({"command"}),
     "not_a_number": frozenset({"minimum", "maximum"}),
-    "timer_offer": frozenset({"timer"}),
+    "timer_offer": frozenset({"timer", "gentle"}),
+    "snoozed": frozenset({"when"}),
 }
 
 
@@ -135,6 +140,7 @@ class Flow:
     fallback: str
     command: str | None = None
     needs_episode: bool = False
+    resumable: bool = True  # /rebound picks this flow up again (settings menus: no)
     title: str = ""
     steps: dict[str, Step] = field(default_factory=dict)
 
@@ -364,6 +370,7 @@ def _parse_flow(loader: _Loader, name: str, path: Path, doc: dict[str, Any]) -> 
         fallback=_qualify(name, doc.get("fallback", entry)),
         command=doc.get("command"),
         needs_episode=bool(doc.get("needs_episode", False)),
+        resumable=bool(doc.get("resumable", True)),
         title=str(doc.get("title", name)),
     )
     for sid, raw in raw_steps.items():

@@ -69,7 +69,14 @@ class SetProfile:
     values: Mapping[str, Any]
 
 
-Write = Add | Change | Forget | SetProfile
+@dataclass(frozen=True, slots=True)
+class Cancel:
+    """Cancel the user's pending timers of a kind (e.g. check-ins, when settings change)."""
+
+    kind: str
+
+
+Write = Add | Change | Forget | SetProfile | Cancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +104,46 @@ class Timer:
     kind: str
     due_at: datetime
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DueNudge:
+    """A claimed due timer, with what the scheduler needs to know about its user."""
+
+    id: str
+    user: str
+    kind: str
+    due_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+    timezone: str | None
+    settings: dict[str, Any] | None
+    quiet_until: datetime | None
+    unreachable_since: datetime | None
+    last_seen: datetime | None
+
+
+class NudgeStore(Protocol):
+    """The scheduler's view of the store (bot/nudges)."""
+
+    async def claim_due(
+        self, now: datetime, platforms: list[str], *, limit: int, lease: float
+    ) -> list[DueNudge]:
+        """Lease up to `limit` due timers of users on these platforms; no other process gets
+        them until the lease runs out."""
+
+    async def settle(self, timer_id: str, status: str, **values: Any) -> bool:
+        """Record a claimed timer's outcome (sent, failed, collapsed, stale, blocked...).
+        False if the day's slot for its kind was already taken (it is then collapsed)."""
+
+    async def retry_at(self, timer_id: str, due_at: datetime, attempts: int) -> None: ...
+
+    async def add_timer(
+        self, user: str, kind: str, due_at: datetime, payload: dict[str, Any]
+    ) -> None: ...
+
+    async def mark_unreachable(self, user: str, now: datetime) -> None:
+        """Stop the user's nudges until they talk to the bot again."""
 
 
 class Store(Protocol):

@@ -9,7 +9,8 @@ from importlib import import_module
 
 from bot.app import App, build_app
 from bot.config import ConfigError, Settings
-from bot.ports import Runner
+from bot.nudges.scheduler import PassStats, Scheduler
+from bot.ports import Runner, Sender
 
 log = logging.getLogger("rebound.run")
 
@@ -48,6 +49,24 @@ def build_runners(app: App) -> list[Runner]:
     return runners
 
 
+def build_scheduler(app: App, senders: list[Sender]) -> Scheduler:
+    return Scheduler(app.store, app.engine.nudge, senders, app.engine.clock)
+
+
+async def nudge_pass(settings: Settings) -> PassStats:
+    """`rebound nudges`: one scheduler pass over everything due now, then exit."""
+    app = build_app(settings)
+    runners = build_runners(app)
+    try:
+        for runner in runners:
+            await runner.start()
+        return await build_scheduler(app, runners).run_once()
+    finally:
+        for runner in runners:
+            await runner.stop()
+        await app.close()
+
+
 async def serve(settings: Settings) -> None:
     app = build_app(settings)
     runners = build_runners(app)
@@ -56,12 +75,15 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     started: list[Runner] = []
+    scheduler = build_scheduler(app, runners)
     try:
         for runner in runners:
             await runner.start()
             started.append(runner)
             log.info("%s adapter started", runner.platform)
+        nudging = asyncio.create_task(scheduler.run_forever(stop=stop))
         await stop.wait()
+        await nudging
     finally:
         for runner in reversed(started):
             await runner.stop()

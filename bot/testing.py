@@ -77,3 +77,17 @@ class FakeChat:
             if reply.form:
                 return reply.form.initial
         return None
+
+
+@dataclass
+class FakeSender:
+    """A platform that records what the scheduler sends, and can be told to fail."""
+
+    platform: str = "test"
+    sent: list[tuple[str, list[Reply]]] = field(default_factory=list)
+    fail_next: list[Exception] = field(default_factory=list)
+
+    async def send(self, key: ConversationKey, replies: list[Reply]) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+        self.sent.append((str(key), replies))

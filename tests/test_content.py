@@ -49,6 +49,7 @@ def contexts(catalog: Catalog) -> list[dict[str, Any]]:
         feedback_to="the hiring manager",
         feedback_about="Data Analyst at Acme Ltd",
         reverse_offer="a short course by April",
+        followup_when="Friday 06 March",
         action_text="Finish an Angular course",
         action_due="2026-03-15",
         action_count=2,

@@ -91,6 +91,11 @@ async def test_whole_journey_from_rebound_through_feel_reflect_and_plan_to_credi
     assert "for your time in the interviews" in draft
     await chat.say(draft + "\nAlex")
 
+    # Once sent, a follow-up is scheduled for the working days the user picks.
+    await chat.tap("I've sent it: check back with me")
+    await chat.tap("A working week")
+    assert "I'll ask you on Monday 09 March whether a reply came." in said(chat)
+
     # The second move: can it be reversed?
     assert "Could any of these change their mind?" in said(chat)
     await chat.tap("Taking a course or training")

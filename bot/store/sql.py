@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from bot.ports import (
     RECORD_TABLES,
     Add,
+    Cancel,
     Change,
     Commit,
     Forget,
@@ -44,6 +45,7 @@ from bot.ports import (
 )
 from bot.store import schema
 from bot.store.crypto import Cipher
+from bot.store.nudges import NudgeQueries
 
 log = logging.getLogger("rebound.store")
 
@@ -94,8 +96,8 @@ def make_engine(url: str, *, synchronous: str = "NORMAL") -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2)
 
 
-class SqlStore:
-    """Implements `bot.ports.Store` over SQLAlchemy Core."""
+class SqlStore(NudgeQueries):
+    """Implements `bot.ports.Store` (and `NudgeStore`) over SQLAlchemy Core."""
 
     def __init__(self, engine: Engine, cipher: Cipher, *, batch_max: int = 512) -> None:
         self.engine = engine
@@ -198,6 +200,13 @@ class SqlStore:
                     update(table)
                     .where(table.c.id == w.id, table.c.user_key == user)
                     .values(**w.values)
+                )
+            elif isinstance(w, Cancel):
+                t = schema.timers
+                conn.execute(
+                    update(t)
+                    .where(t.c.user_key == user, t.c.kind == w.kind, t.c.status == "pending")
+                    .values(status="cancelled")
                 )
             elif isinstance(w, SetProfile):
                 conn.execute(

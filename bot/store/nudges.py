@@ -1,0 +1,139 @@
+"""The scheduler's queries: claim due timers with a lease, settle them. Mixed into SqlStore.
+
+On PostgreSQL the claim locks rows with SKIP LOCKED, so several processes take different rows;
+on SQLite one scheduler runs (its single writer serialises claims anyway).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.ports import DueNudge
+from bot.store import schema
+
+t, u, c = schema.timers, schema.users, schema.conversations
+
+
+class NudgeQueries:
+    """Methods for bot.ports.NudgeStore, run on the store's database thread."""
+
+    async def _call(self, fn: Any) -> Any: ...  # provided by SqlStore
+
+    async def claim_due(
+        self, now: datetime, platforms: list[str], *, limit: int, lease: float
+    ) -> list[DueNudge]:
+        if not platforms:
+            return []
+        until = now + timedelta(seconds=lease)
+
+        def claim(conn: Connection) -> list[DueNudge]:
+            ready = or_(
+                t.c.status == "pending",
+                and_(t.c.status == "claimed", t.c.lease_until < now),
+            )
+            mine = or_(*(t.c.user_key.startswith(f"{p}:") for p in platforms))
+            pick = select(t.c.id).where(ready, t.c.due_at <= now, mine).order_by(t.c.due_at)
+            pick = pick.limit(limit)
+            if conn.dialect.name == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            ids = list(conn.execute(pick).scalars())
+            if not ids:
+                return []
+            conn.execute(
+                update(t).where(t.c.id.in_(ids)).values(status="claimed", lease_until=until)
+            )
+            rows = conn.execute(
+                select(
+                    t.c.id,
+                    t.c.user_key,
+                    t.c.kind,
+                    t.c.due_at,
+                    t.c.payload,
+                    t.c.attempts,
+                    u.c.timezone,
+                    u.c.nudges,
+                    u.c.quiet_until,
+                    u.c.unreachable_since,
+                    c.c.updated_at,
+                )
+                .select_from(
+                    t.outerjoin(u, u.c.user_key == t.c.user_key).outerjoin(
+                        c, c.c.user_key == t.c.user_key
+                    )
+                )
+                .where(t.c.id.in_(ids))
+                .order_by(t.c.due_at)
+            ).all()
+            return [DueNudge(*row) for row in rows]
+
+        return await self._call(claim)
+
+    async def settle(self, timer_id: str, status: str, **values: Any) -> bool:
+        def write(conn: Connection) -> bool:
+            stmt = update(t).where(t.c.id == timer_id)
+            try:
+                with conn.begin_nested() if conn.dialect.name == "postgresql" else _null():
+                    conn.execute(stmt.values(status=status, lease_until=None, **values))
+            except IntegrityError:  # the day's slot for this kind is taken: collapse
+                conn.execute(stmt.values(status="collapsed", lease_until=None))
+                return False
+            return True
+
+        if "day_key" in values:
+            taken = await self._call(
+                lambda conn: conn.execute(
+                    select(t.c.id).where(t.c.day_key == values["day_key"])
+                ).first()
+            )
+            if taken is not None:
+                await self._call(
+                    lambda conn: conn.execute(
+                        update(t)
+                        .where(t.c.id == timer_id)
+                        .values(status="collapsed", lease_until=None)
+                    )
+                )
+                return False
+        return await self._call(write)
+
+    async def retry_at(self, timer_id: str, due_at: datetime, attempts: int) -> None:
+        await self._call(
+            lambda conn: conn.execute(
+                update(t)
+                .where(t.c.id == timer_id)
+                .values(status="pending", due_at=due_at, attempts=attempts, lease_until=None)
+            )
+        )
+
+    async def add_timer(
+        self, user: str, kind: str, due_at: datetime, payload: dict[str, Any]
+    ) -> None:
+        row = {
+            "id": uuid.uuid4().hex,
+            "user_key": user,
+            "kind": kind,
+            "due_at": due_at,
+            "payload": payload,
+            "status": "pending",
+        }
+        await self._call(lambda conn: conn.execute(t.insert(), row))
+
+    async def mark_unreachable(self, user: str, now: datetime) -> None:
+        await self._call(
+            lambda conn: conn.execute(
+                update(u).where(u.c.user_key == user).values(unreachable_since=now)
+            )
+        )
+
+
+class _null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
