@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.flows import DEFAULT_DIR, Catalog, FlowError, load_catalog
 from bot.safety import screen
-from bot.store import SqlStore, make_engine, migrate
-from bot.store.crypto import Cipher, CipherError, key_file_beside
+from bot.store import SqlStore, keys, make_engine, migrate
+from bot.store.crypto import Cipher, CipherError, create_key_file, key_path_beside
 
 log = logging.getLogger("rebound")
 
@@ -51,7 +52,22 @@ def open_store(settings: Settings, *, migrate_sqlite: bool = True) -> SqlStore:
                 "REBOUND_ENCRYPTION_KEY is required with this DATABASE_URL: the users' words are "
                 "encrypted at rest. Make one with `rebound keygen` and keep it safe."
             )
-        key = key_file_beside(Path(parsed.database))
+        key_path = key_path_beside(Path(parsed.database))
+        if key_path.exists():
+            key = key_path.read_text().strip()
+        elif Path(parsed.database).exists() and keys.has_encrypted_data(engine):
+            raise ConfigError(
+                f"{parsed.database} holds encrypted data but its key file {key_path} is missing "
+                "and REBOUND_ENCRYPTION_KEY is not set. Restore the key (a new one could not "
+                "read anything)."
+            )
+        else:
+            key = create_key_file(key_path)
+            print(
+                f"rebound: created an encryption key at {key_path} (owner-only). Keep it with "
+                "the database: without it nobody, you included, can read what was written.",
+                file=sys.stderr,
+            )
     try:
         cipher = Cipher(key)
     except CipherError as exc:
@@ -72,6 +88,10 @@ def open_store(settings: Settings, *, migrate_sqlite: bool = True) -> SqlStore:
             f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}). Check host, port, "
             "name and credentials."
         ) from None
+    try:
+        keys.check_key(engine, cipher)
+    except CipherError as exc:
+        raise ConfigError(str(exc)) from None
     return SqlStore(engine, cipher)
 
 

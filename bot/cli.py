@@ -25,6 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     fgt = sub.add_parser("forget", help="delete everything stored about a user")
     fgt.add_argument("user")
     sub.add_parser("keygen", help="print a new REBOUND_ENCRYPTION_KEY")
+    keys = sub.add_parser("keys", help="encryption keys")
+    keys.add_argument(
+        "action",
+        choices=["rotate"],
+        help="re-encrypt everything with the first key of REBOUND_ENCRYPTION_KEY=NEW,OLD",
+    )
     sub.add_parser("run", help="serve Slack and/or Discord, whichever is configured")
     sub.add_parser("nudges", help="deliver the nudges due now (one scheduler pass), then exit")
     args = parser.parse_args(argv)
@@ -58,6 +64,17 @@ async def _dispatch(args: argparse.Namespace) -> int:
         if args.action == "upgrade":
             migrate.upgrade(engine)
         print(f"schema at {migrate.current(engine)} (newest {migrate.head()})")
+        return 0
+    if args.cmd == "keys":
+        from bot.store import keys
+
+        store = open_store(settings)
+        try:
+            counts = keys.rotate(store.engine, store.cipher)
+        finally:
+            await store.close()
+        total = sum(counts.values())
+        print(f"re-encrypted {total} values with the first key; the old key can now be removed")
         return 0
     if args.cmd in ("export", "forget"):
         store = open_store(settings)

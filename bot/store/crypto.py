@@ -41,13 +41,19 @@ class Cipher:
     def generate() -> str:
         return Fernet.generate_key().decode()
 
+    def rotate(self, token: str) -> str:
+        """Re-encrypt with the first key (whichever key it was written with)."""
+        return self._fernet.rotate(token.encode()).decode()
 
-def key_file_beside(db_path: Path) -> str:
-    """For the zero-setup SQLite store: a key file next to the database, made on first use."""
-    path = db_path.with_name(db_path.name + ".key")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(Cipher.generate())
+
+def key_path_beside(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".key")
+
+
+def create_key_file(path: Path) -> str:
+    """For the zero-setup SQLite store: a key readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(Cipher.generate())
     return path.read_text().strip()
