@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.flows import DEFAULT_DIR, Catalog, FlowError, load_catalog
+from bot.logs import configure
 from bot.safety import screen
 from bot.store import SqlStore, keys, make_engine, migrate
 from bot.store.crypto import Cipher, CipherError, create_key_file, key_path_beside
@@ -96,9 +97,7 @@ def open_store(settings: Settings, *, migrate_sqlite: bool = True) -> SqlStore:
 
 
 def build_app(settings: Settings) -> App:
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    configure(settings.log_level)
     catalog = load_dialogs(settings)
     store = open_store(settings)
     return App(settings, catalog, store, Engine(catalog, store, screen=screen))

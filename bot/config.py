@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     slack_client_secret: str | None = Field(None, alias="SLACK_CLIENT_SECRET")
     slack_api_url: str | None = Field(None, alias="SLACK_API_URL")
     port: int = Field(3000, alias="PORT")
+    health_port: int = Field(8080, alias="HEALTH_PORT")  # /healthz and /readyz; 0 turns it off
 
     # Discord (adapters/discord).
     discord_token: str | None = Field(None, alias="DISCORD_TOKEN")

@@ -12,6 +12,7 @@ import asyncio
 import copy
 import logging
 import re
+import time
 import traceback
 import unicodedata
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from dateutil import parser as date_parser
 from bot.actions import ACTIONS, ActionContext, new_id
 from bot.events import Breathing, Choice, FileOut, Form, Incoming, Kind, Reply
 from bot.flows import END, Branch, Catalog, FlowError, Step
+from bot.logs import new_request_id
 from bot.nudges.timing import NudgeSettings, snooze_until, zone
 from bot.ports import (
     Add,
@@ -108,15 +110,29 @@ class Engine:
 
     async def handle(self, event: Incoming) -> list[Reply]:
         user = str(event.key)
+        rid = new_request_id()
+        started = time.perf_counter()
         entry = self._locks.setdefault(user, [asyncio.Lock(), 0])
         entry[1] += 1
         try:
             async with entry[0]:
-                return await self._handle_locked(user, event)
+                replies = await self._handle_locked(user, event)
         finally:
             entry[1] -= 1
             if entry[1] == 0:
                 self._locks.pop(user, None)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "turn",
+                extra={
+                    "request_id": rid,
+                    "platform": event.key.platform,
+                    "kind": str(event.kind),
+                    "replies": len(replies),
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+        return replies
 
     async def _handle_locked(self, user: str, event: Incoming) -> list[Reply]:
         try:

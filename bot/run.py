@@ -9,6 +9,7 @@ from importlib import import_module
 
 from bot.app import App, build_app
 from bot.config import ConfigError, Settings
+from bot.health import Health
 from bot.nudges.scheduler import PassStats, Scheduler
 from bot.ports import Runner, Sender
 
@@ -76,15 +77,21 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     started: list[Runner] = []
     scheduler = build_scheduler(app, runners)
+    health = Health(app.store.ping)
     try:
+        if settings.health_port:
+            await health.start("0.0.0.0", settings.health_port)
         for runner in runners:
             await runner.start()
             started.append(runner)
-            log.info("%s adapter started", runner.platform)
+            log.info("adapter started", extra={"platform": runner.platform})
+        health.started = True
         nudging = asyncio.create_task(scheduler.run_forever(stop=stop))
         await stop.wait()
         await nudging
     finally:
+        health.started = False
         for runner in reversed(started):
             await runner.stop()
+        await health.stop()
         await app.close()

@@ -1,0 +1,200 @@
+"""Crash soak: drive simulated users through `rebound chat --json`, SIGKILL the process at random
+moments, restart it, and check that nothing answered was lost and no conversation is stuck.
+
+Each turn carries an event id, so a turn re-sent after a crash is applied once. At the end every
+user's export is compared with what the driver sent. Prints: turns sent, answered, lost (must
+be 0), re-sent after a kill, kills, stuck conversations (must be 0).
+
+    .venv/bin/python bench/soak.py --users 2000 --kills 20
+    .venv/bin/python bench/soak.py --users 2000 --kills 20 --url postgresql+psycopg://postgres@127.0.0.1/test
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# A journey scripted with stable choice ids only (no reply is needed to know what comes next).
+def journey(user: str) -> list[dict]:
+    return [
+        {"text": f"the {user} application was turned down after two interviews"},
+        {"choice": "arrive.kind:job"},
+        {"choice": ["feel.name:sad", "feel.name:frustrated"]},
+        {"choice": "feel.intensity:6"},
+        {"choice": "feel.strategy:journal"},
+        {"text": f"journal of {user}: I keep thinking about the second interview"},
+        {"choice": "feel.after:now"},
+        {"text": f"facts of {user}: they chose someone with more experience"},
+        {"choice": ["reflect.possible:qualified"]},
+        {"text": f"note of {user}: nerves"},
+    ]
+
+
+FINAL_STEP = "reflect.feedback"
+
+
+class Bot:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.proc: subprocess.Popen[str] | None = None
+        self.errors = open(os.environ.get("SOAK_STDERR", os.devnull), "a")  # noqa: SIM115 - kept open for every restart
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "chat", "--json"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
+            env=self.env,
+            cwd=ROOT,
+            bufsize=1,
+        )
+
+    def ask(self, line: dict) -> dict | None:
+        """One line in, its one line out; None if the process died first."""
+        assert self.proc and self.proc.stdin and self.proc.stdout
+        try:
+            self.proc.stdin.write(json.dumps(line) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return None
+        out = self.proc.stdout.readline()
+        return json.loads(out) if out else None
+
+    def kill(self) -> None:
+        assert self.proc
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            assert self.proc.stdin
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+
+
+def soak(users: int, kills: int, url: str | None, seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url or f"sqlite:///{tmp}/soak.db",
+            "REBOUND_FILES_DIR": f"{tmp}/files",
+            "LOG_LEVEL": "ERROR",
+        }
+        if url:
+            env.setdefault("REBOUND_ENCRYPTION_KEY", "")
+            if not env["REBOUND_ENCRYPTION_KEY"]:
+                from bot.store.crypto import Cipher
+
+                env["REBOUND_ENCRYPTION_KEY"] = Cipher.generate()
+        names = [f"soak{seed}-{n}" for n in range(users)]
+        scripts = {u: journey(u) for u in names}
+        # Interleave users: everyone's turn 1, then everyone's turn 2, ...
+        queue = [(u, i) for i in range(len(journey("x"))) for u in names]
+        total = len(queue)
+        kill_at = sorted(rng.sample(range(1, total), min(kills, total - 1)))
+        bot = Bot(env)
+        bot.start()
+        sent = answered = resent = killed = 0
+        answered_turns: set[tuple[str, int]] = set()
+        k = 0
+        started = time.perf_counter()
+        while k < total:
+            user, i = queue[k]
+            line = {"user": user, "event_id": f"{user}/{i}", **scripts[user][i]}
+            if kill_at and k == kill_at[0]:
+                kill_at.pop(0)
+                # Kill at a random moment: before sending, or while the line is being handled.
+                if rng.random() < 0.5:
+                    assert bot.proc and bot.proc.stdin
+                    bot.proc.stdin.write(json.dumps(line) + "\n")
+                    bot.proc.stdin.flush()
+                    time.sleep(rng.random() / 200)
+                bot.kill()
+                killed += 1
+                bot.start()
+                resent += 1
+            sent += 1
+            reply = bot.ask(line)
+            if reply is None:
+                bot.start()
+                resent += 1
+                continue  # ask again: same event id
+            if "replies" in reply:
+                answered += 1
+                answered_turns.add((user, i))
+            k += 1
+        bot.stop()
+        elapsed = time.perf_counter() - started
+        lost, stuck = check(env, names)
+    return {
+        "turns": total,
+        "sent": sent,
+        "answered": answered,
+        "lost": lost,
+        "stuck": stuck,
+        "resent_after_kill": resent,
+        "kills": killed,
+        "seconds": round(elapsed, 1),
+    }
+
+
+def check(env: dict[str, str], names: list[str]) -> tuple[int, int]:
+    """Every user's stored answers and rows against what the driver sent."""
+    from bot.app import open_store
+    from bot.config import load_settings
+
+    async def run() -> tuple[int, int]:
+        overrides = {"DATABASE_URL": env["DATABASE_URL"]}
+        if env.get("REBOUND_ENCRYPTION_KEY"):
+            overrides["REBOUND_ENCRYPTION_KEY"] = env["REBOUND_ENCRYPTION_KEY"]
+        store = open_store(load_settings(**overrides))
+        lost = stuck = 0
+        try:
+            for user in names:
+                data = await store.export(f"terminal::{user}")
+                answers = data["conversation"]["answers"]
+                for key in ("summary", "journal", "facts"):
+                    if user not in str(answers.get(key) or ""):
+                        lost += 1
+                notes = {n["kind"] for n in data["notes"]}
+                entries = [e["text"] for e in data["journal_entries"]]
+                if "facts" not in notes or len(entries) != 1 or len(data["episodes"]) != 1:
+                    lost += 1
+                if data["conversation"]["step"] != FINAL_STEP:
+                    stuck += 1
+        finally:
+            await store.close()
+        return lost, stuck
+
+    return asyncio.run(run())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--users", type=int, default=2000)
+    ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--url", default=None)
+    ap.add_argument("--seed", type=int, default=7)
+    args = ap.parse_args()
+    result = soak(args.users, args.kills, args.url, args.seed)
+    print(" ".join(f"{k}={v}" for k, v in result.items()))
+    sys.exit(0 if result["lost"] == 0 and result["stuck"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
