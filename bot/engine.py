@@ -101,6 +101,7 @@ class Engine:
         self._cache: OrderedDict[str, tuple[int, dict[str, Any]]] = OrderedDict()
         self._cache_size = cache_size
         self._defaults = dict.fromkeys(catalog.answers)
+        self._nudge_words: dict[tuple[str, bool], tuple[str, tuple[str, ...]]] = {}
         if screen is not None:
             missing = {"crisis", "distress"} - catalog.flows.keys()
             if missing:
@@ -615,14 +616,25 @@ class Engine:
         flow = self._timer_flow(due.kind)
         if flow is not None:
             entry = self.catalog.steps[self.catalog.flows[flow].entry]
-        ctx = {"timer": due.kind, "gentle": bool(due.payload.get("gentle"))}
+        gentle = bool(due.payload.get("gentle"))
+        # The words depend only on the kind: render them once, not once per user.
+        words = self._nudge_words.get((due.kind, gentle))
+        if words is None:
+            words = (
+                self._text("timer_offer", None, timer=due.kind, gentle=gentle),
+                tuple(self._text(f"snooze_{k}") for k in SNOOZES),
+            )
+            self._nudge_words[(due.kind, gentle)] = words
+        text, snoozes = words
         choices: list[Choice] = []
         if due.kind == "checkin" and entry is not None:
             choices = [Choice(f"timer:{due.id}:{o.id}", o.label) for o in entry.options]
         elif flow is not None:
             choices = [Choice(f"timer:{due.id}", self.catalog.flows[flow].title)]
-        choices += [Choice(f"snooze:{due.id}:{k}", self._text(f"snooze_{k}")) for k in SNOOZES]
-        return [Reply(text=self._text("timer_offer", None, **ctx), choices=tuple(choices))]
+        choices += [
+            Choice(f"snooze:{due.id}:{k}", label) for k, label in zip(SNOOZES, snoozes, strict=True)
+        ]
+        return [Reply(text=text, choices=tuple(choices))]
 
     # -- rendering ----------------------------------------------------------------------------
 

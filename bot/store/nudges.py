@@ -17,6 +17,7 @@ from bot.ports import DueNudge
 from bot.store import schema
 
 t, u, c = schema.timers, schema.users, schema.conversations
+other = t.alias("other")
 
 
 class NudgeQueries:
@@ -74,31 +75,26 @@ class NudgeQueries:
         return await self._call(claim)
 
     async def settle(self, timer_id: str, status: str, **values: Any) -> bool:
+        day_key = values.get("day_key")
+
         def write(conn: Connection) -> bool:
             stmt = update(t).where(t.c.id == timer_id)
+            if day_key is None:
+                conn.execute(stmt.values(status=status, lease_until=None, **values))
+                return True
+            # One statement: take the day's slot for this kind unless someone already has it.
+            taken = select(other.c.id).where(other.c.day_key == day_key).exists()
             try:
                 with conn.begin_nested() if conn.dialect.name == "postgresql" else _null():
-                    conn.execute(stmt.values(status=status, lease_until=None, **values))
-            except IntegrityError:  # the day's slot for this kind is taken: collapse
+                    done = conn.execute(
+                        stmt.where(~taken).values(status=status, lease_until=None, **values)
+                    ).rowcount
+            except IntegrityError:  # a racing process took the slot between check and write
+                done = 0
+            if not done:
                 conn.execute(stmt.values(status="collapsed", lease_until=None))
-                return False
-            return True
+            return bool(done)
 
-        if "day_key" in values:
-            taken = await self._call(
-                lambda conn: conn.execute(
-                    select(t.c.id).where(t.c.day_key == values["day_key"])
-                ).first()
-            )
-            if taken is not None:
-                await self._call(
-                    lambda conn: conn.execute(
-                        update(t)
-                        .where(t.c.id == timer_id)
-                        .values(status="collapsed", lease_until=None)
-                    )
-                )
-                return False
         return await self._call(write)
 
     async def retry_at(self, timer_id: str, due_at: datetime, attempts: int) -> None:
