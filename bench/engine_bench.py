@@ -35,6 +35,7 @@ from bot.store.crypto import Cipher
 JOURNEY: list[tuple[str, object]] = [
     ("say", "I did not get the job after the final interview at a logistics company"),
     ("tap", "A job application"),
+    ("tap", "7"),  # how much it stings (0-10)
     ("choose", ("feel.name:disappointed", "feel.name:sad")),
     ("tap", "7"),
     ("tap", "Write it down"),

@@ -31,6 +31,7 @@ def journey(user: str) -> list[dict]:
     return [
         {"text": f"the {user} application was turned down after two interviews"},
         {"choice": "arrive.kind:job"},
+        {"choice": "arrive.sting:6"},
         {"choice": ["feel.name:sad", "feel.name:frustrated"]},
         {"choice": "feel.intensity:6"},
         {"choice": "feel.strategy:journal"},

@@ -594,3 +594,383 @@ async def schedule_followup(ctx: ActionContext) -> None:
     when = add_working_days(ctx.now, days, tz, settings)
     ctx.data["followup_when"] = when.astimezone(zone(tz)).strftime("%A %d %B")
     ctx.schedule("feedback_followup", when, {})
+
+
+# -- progress, the sting curve, the "why" ledger, resilience check-ins, journal and action-item
+#    edits, export and retention (issue 7). The logic lives in bot/progress.py, bot/export.py
+#    and bot/retention.py; these stay thin. Imports sit here, with the code that uses them.
+
+import asyncio  # noqa: E402 (this section is appended to the file; see the note above)
+import logging  # noqa: E402
+
+from bot import charts, export, progress, retention  # noqa: E402
+
+_log = logging.getLogger("rebound.actions")
+
+REASON_NOTE = progress.REASON_NOTE  # replies to a feedback request (dialogs/followup, /why)
+BRS_EVERY = timedelta(weeks=4)
+BRS_FIRST_OFFER = timedelta(hours=1)  # after the first journey's credit, on the next visit
+PROGRESS_ROWS = {
+    "episodes": 200,
+    "feelings": 2000,
+    "action_items": 500,
+    "challenge_asks": 2000,
+    "notes": 500,
+    "checkins": 100,
+}
+
+
+def _schedule_id(ctx: ActionContext, kind: str, due_at: datetime, payload: dict[str, Any]) -> str:
+    """`ctx.schedule`, returning the new timer's id (schedule appends exactly one Add)."""
+    ctx.schedule(kind, due_at, payload)
+    write = ctx.writes[-1]
+    assert isinstance(write, Add) and write.table == "timers"
+    return str(write.values["id"])
+
+
+def _sting_row(ctx: ActionContext, episode: str | None, rating: Any, phase: str) -> Add:
+    return Add(
+        "feelings",
+        {
+            "id": new_id(),
+            "episode_id": episode,
+            "feelings": [],
+            "intensity": int(rating),
+            "phase": phase,
+            "at": ctx.now,
+        },
+    )
+
+
+@action("last_sting")
+async def sting_history(ctx: ActionContext) -> None:
+    """How the last rejection's sting went ("8 fell to 3 within a week"), shown at the next."""
+    rows = await ctx.store.recent(ctx.user, "feelings", limit=PROGRESS_ROWS["feelings"])
+    ctx.data["last_sting"] = progress.last_sting(rows, exclude=ctx.episode)
+
+
+@action()
+async def record_sting(ctx: ActionContext) -> None:
+    """The sting rating (0-10) as the rejection is logged, and the re-asks on day 1, 7, 30."""
+    rating = ctx.data.get("sting")
+    if rating is None or not ctx.episode:
+        return
+    ctx.writes.append(_sting_row(ctx, ctx.episode, rating, progress.STING_PHASE))
+    old = (ctx.now - timedelta(days=45)).isoformat()  # long past and never answered: let go
+    checks = [c for c in ctx.state.get("sting_checks") or [] if c["due"] > old]
+    ctx.state["sting_checks"] = checks
+    for day in progress.STING_DAYS:
+        due = ctx.now + timedelta(days=day)
+        payload = {"sting_episode": ctx.episode, "sting_day": day, "sting_start": int(rating)}
+        tid = _schedule_id(ctx, "sting_check", due, payload)
+        checks.append({"id": tid, "episode": ctx.episode, "due": due.isoformat()})
+
+
+@action("sting_episode", "sting_day", "sting_start", "sting_about", "sting_elapsed")
+async def sting_context(ctx: ActionContext) -> None:
+    """For a sting re-ask (its timer's payload is in the answers): which rejection, and when."""
+    episode = ctx.data.get("sting_episode")
+    row = await ctx.store.fetch(ctx.user, "episodes", str(episode or ""))
+    ctx.data.setdefault("sting_day", None)
+    ctx.data.setdefault("sting_start", None)
+    ctx.data["sting_about"] = (row.get("summary") or None) if row else None
+    elapsed = None
+    if row:
+        elapsed = (ctx.now - progress.when(row["opened_at"])).days
+    ctx.data["sting_elapsed"] = elapsed if elapsed is not None else ctx.data.get("sting_day")
+
+
+@action("sting_change")
+async def record_sting_check(ctx: ActionContext) -> None:
+    """Keep a re-ask's rating. Other re-asks for the same rejection that are already due are
+    settled too: after a long absence one question is enough, and today's number is the news."""
+    episode = ctx.data.get("sting_episode")
+    rating = ctx.data.get("sting_now")
+    now = ctx.now.isoformat()
+    keep = []
+    for check in ctx.state.get("sting_checks") or []:
+        if check["episode"] == episode and check["due"] <= now:
+            ctx.writes.append(Change("timers", check["id"], {"status": "done"}))
+        else:
+            keep.append(check)
+    ctx.state["sting_checks"] = keep
+    start = ctx.data.get("sting_start")
+    ctx.data["sting_change"] = None
+    if rating is None or not episode:
+        return
+    ctx.writes.append(_sting_row(ctx, episode, rating, f"sting_day{ctx.data.get('sting_day')}"))
+    if start is not None:
+        ctx.data["sting_change"] = int(rating) - int(start)
+
+
+@action("progress", "chart_status")
+async def progress_report(ctx: ActionContext) -> None:
+    """Everything /progress shows, and its chart as an image (when matplotlib is installed)."""
+    rows = {
+        table: await ctx.store.recent(ctx.user, table, limit=limit)
+        for table, limit in PROGRESS_ROWS.items()
+    }
+    report = progress.build_report(
+        episodes=rows["episodes"],
+        feelings=rows["feelings"],
+        action_items=rows["action_items"],
+        asks=rows["challenge_asks"],
+        notes=rows["notes"],
+        checkins=rows["checkins"],
+        now=ctx.now,
+        tz=zone(ctx.state.get("tz") or "UTC"),
+        suggestions=ctx.content.get("why_suggestions") or (),
+        reason_kind=REASON_NOTE,
+    )
+    ctx.data["progress"] = report
+    status = "none"
+    if not report["empty"] and charts.has_data(report["chart"]):
+        try:  # drawing takes a moment: off the event loop, so other users are not held up
+            png = await asyncio.to_thread(charts.render_progress_chart, report["chart"])
+        except charts.ChartsUnavailable:
+            status = "missing"
+        except Exception as exc:  # the numbers still go out; the picture is a bonus
+            _log.warning("progress chart failed: %s", type(exc).__name__)
+            status = "failed"
+        else:
+            ctx.files.append(
+                FileOut(
+                    name=f"rebound-progress-{ctx.now:%Y%m%d-%H%M%S}.png",
+                    data=png,
+                    mime="image/png",
+                    is_image=True,
+                    alt=charts.alt_text(report["chart"]),
+                )
+            )
+            status = "sent"
+    ctx.data["chart_status"] = status
+
+
+@action()
+async def clear_progress(ctx: ActionContext) -> None:
+    """The report has been shown: keep the conversation state small (and free of it)."""
+    ctx.data.update(progress=None, chart_status=None, ledger=None)
+
+
+@action("ledger")
+async def why_report(ctx: ActionContext) -> None:
+    """The reasons the other side gave, grouped: "3 of your last 5 mentioned experience"."""
+    asks = await ctx.store.recent(ctx.user, "challenge_asks", limit=PROGRESS_ROWS["challenge_asks"])
+    notes = await ctx.store.recent(ctx.user, "notes", limit=PROGRESS_ROWS["notes"])
+    ledger = progress.why_ledger(progress.reasons(asks, notes, note_kind=REASON_NOTE))
+    ledger["suggestion"] = progress.suggestion(
+        ledger["themes"], ctx.content.get("why_suggestions") or ()
+    )
+    ctx.data["ledger"] = ledger
+
+
+@action("ask_count", "no_count", "yes_count")
+async def log_ask_with_reason(ctx: ActionContext) -> None:
+    """`log_ask`, keeping the reason they gave when the user asked "why?" (`ask_reason`)."""
+    await log_ask(ctx)
+    row = ctx.writes[-1]
+    reason = ctx.data.get("ask_reason")
+    if reason and isinstance(row, Add) and row.table == "challenge_asks":
+        ctx.writes[-1] = Add(row.table, {**row.values, "why": reason})
+
+
+# Resilience check-ins (the Brief Resilience Scale; items in dialogs/resilience.yaml).
+
+
+def _next_checkin(ctx: ActionContext, after: timedelta) -> None:
+    due = ctx.now + after
+    ctx.writes.append(Cancel("brs_checkin"))
+    ctx.schedule("brs_checkin", due, {})
+    ctx.state["resilience"] = {
+        **(ctx.state.get("resilience") or {}),
+        "offered": True,
+        "next": due.isoformat(),
+    }
+
+
+@action()
+async def offer_checkin(ctx: ActionContext) -> None:
+    """At the end of the first journey, offer the (opt-in) check-in on the next visit. Later
+    journeys offer it again only if the last offer went by unanswered four weeks ago."""
+    seen = ctx.state.get("resilience") or {}
+    if seen.get("off"):
+        return
+    lapsed = seen.get("next") and seen["next"] <= (ctx.now - BRS_EVERY).isoformat()
+    if not seen.get("offered") or lapsed:
+        _next_checkin(ctx, BRS_FIRST_OFFER)
+
+
+@action("checkin_last", "checkin_count")
+async def checkin_history(ctx: ActionContext) -> None:
+    trend = progress.brs_trend(await ctx.store.recent(ctx.user, "checkins", limit=100))
+    ctx.data.update(checkin_last=trend[-1] if trend else None, checkin_count=len(trend))
+
+
+@action("checkin_score", "checkin_band", "checkin_prev")
+async def save_checkin(ctx: ActionContext) -> None:
+    """Score the six answers, keep them (encrypted), and offer the next one in four weeks."""
+    answers = [int(ctx.data[f"brs_{i}"]) for i in range(1, progress.BRS_ITEMS + 1)]
+    score = progress.brs_score(answers)
+    ctx.writes.append(
+        Add(
+            "checkins",
+            {"id": new_id(), "scale": "brs", "answers": json.dumps(answers), "at": ctx.now},
+        )
+    )
+    last = ctx.data.get("checkin_last")
+    ctx.data.update(
+        checkin_score=score,
+        checkin_band=progress.brs_band(score),
+        checkin_prev=last["score"] if last else None,
+        **{f"brs_{i}": None for i in range(1, progress.BRS_ITEMS + 1)},
+    )
+    _next_checkin(ctx, BRS_EVERY)
+
+
+@action()
+async def checkin_later(ctx: ActionContext) -> None:
+    _next_checkin(ctx, BRS_EVERY)
+
+
+@action()
+async def checkin_stop(ctx: ActionContext) -> None:
+    ctx.writes.append(Cancel("brs_checkin"))
+    ctx.state["resilience"] = {**(ctx.state.get("resilience") or {}), "offered": True, "off": True}
+
+
+# /journal: open an entry, edit it, add a reread note.
+
+
+@action("recent_entries", "journal_choices")
+async def list_journal(ctx: ActionContext) -> None:
+    rows = await ctx.store.recent(ctx.user, "journal_entries", limit=5)
+    ctx.data["recent_entries"] = [
+        {
+            "id": r["id"],
+            "date": r["created_at"][:10],
+            "text": r["text"],
+            "reread": r.get("reread_note") or "",
+        }
+        for r in rows
+    ]
+    ctx.data["journal_choices"] = [
+        {"id": r["id"], "label": f"{r['created_at'][:10]}: {' '.join(r['text'].split())}"}
+        for r in rows
+    ]
+
+
+@action("entry_id", "entry_text", "entry_date", "entry_reread", "entry_reread_date")
+async def open_entry(ctx: ActionContext) -> None:
+    row = await ctx.store.fetch(ctx.user, "journal_entries", str(ctx.data.get("journal_pick")))
+    ctx.data.update(
+        entry_id=row["id"] if row else None,
+        entry_text=row["text"] if row else None,
+        entry_date=row["created_at"][:10] if row else None,
+        entry_reread=(row.get("reread_note") or None) if row else None,
+        entry_reread_date=((row.get("reread_at") or "")[:10] or None) if row else None,
+        journal_choices=None,
+        recent_entries=None,
+    )
+
+
+@action()
+async def edit_entry(ctx: ActionContext) -> None:
+    entry, text = ctx.data.get("entry_id"), ctx.data.get("entry_new_text")
+    if entry and text:
+        ctx.writes.append(Change("journal_entries", entry, {"text": text}))
+        ctx.data.update(entry_text=text, entry_new_text=None)
+
+
+@action()
+async def save_entry_note(ctx: ActionContext) -> None:
+    entry, note = ctx.data.get("entry_id"), ctx.data.get("entry_note")
+    if entry and note:
+        ctx.writes.append(
+            Change("journal_entries", entry, {"reread_note": note, "reread_at": ctx.now})
+        )
+        ctx.data.update(
+            entry_reread=note, entry_reread_date=ctx.now.date().isoformat(), entry_note=None
+        )
+
+
+# /actions: edit or drop an item (done is `complete_action`).
+
+
+@action("open_actions")
+async def list_open_actions(ctx: ActionContext) -> None:
+    """Open items only: neither done nor dropped."""
+    rows = await ctx.store.recent(ctx.user, "action_items", limit=100)
+    ctx.data["open_actions"] = [
+        {"id": r["id"], "label": r["text"], "due": r.get("due_on") or ""}
+        for r in rows
+        if not r.get("done_at") and not r.get("dropped_at")
+    ][:10]
+
+
+@action("action_pick_label", "action_pick_due")
+async def pick_action(ctx: ActionContext) -> None:
+    row = await ctx.store.fetch(ctx.user, "action_items", str(ctx.data.get("action_pick")))
+    usable = row is not None and not row.get("done_at") and not row.get("dropped_at")
+    ctx.data.update(
+        action_pick_label=row["text"] if usable and row else None,
+        action_pick_due=(row.get("due_on") or None) if usable and row else None,
+    )
+
+
+@action()
+async def edit_action(ctx: ActionContext) -> None:
+    item, text = ctx.data.get("action_pick"), ctx.data.get("action_new_text")
+    if item and text:
+        ctx.writes.append(Change("action_items", item, {"text": text}))
+        ctx.data.update(action_pick_label=text, action_new_text=None)
+
+
+@action()
+async def redate_action(ctx: ActionContext) -> None:
+    item, due = ctx.data.get("action_pick"), ctx.data.get("action_new_due")
+    if not item:
+        return
+    day = date.fromisoformat(due) if due else None
+    ctx.writes.append(Change("action_items", item, {"due_on": day}))
+    ctx.data["action_pick_due"] = due
+    if day:
+        when = datetime.combine(day, datetime.min.time(), UTC) + timedelta(hours=9)
+        ctx.schedule("action_due", when, {})
+
+
+@action()
+async def drop_action(ctx: ActionContext) -> None:
+    item = ctx.data.get("action_pick")
+    if item:
+        ctx.writes.append(Change("action_items", item, {"dropped_at": ctx.now}))
+
+
+# /export and /retention.
+
+
+@action()
+async def export_files(ctx: ActionContext) -> None:
+    """Everything stored about the user: a JSON file and a readable Markdown file."""
+    data = await ctx.store.export(ctx.user)
+    json_name, md_name = export.file_names(data)
+    ctx.files.append(FileOut(name=json_name, data=export.to_json(data), mime=export.JSON_MIME))
+    ctx.files.append(
+        FileOut(name=md_name, data=export.to_markdown(data).encode(), mime=export.MARKDOWN_MIME)
+    )
+
+
+@action("retention_days")
+async def load_retention(ctx: ActionContext) -> None:
+    profile = await ctx.store.recent(ctx.user, "users", limit=1)
+    ctx.data["retention_days"] = profile[0].get("retention_days") if profile else None
+
+
+@action("retention_days")
+async def set_retention(ctx: ActionContext) -> None:
+    """Keep the choice in the profile, where the scheduler's purge finds it."""
+    choice = ctx.data.get("retention_choice")
+    if choice not in ("off", *map(str, retention.CHOICES)):
+        return  # "leave it as it is"
+    days = retention.valid_days(choice)
+    ctx.writes.append(SetProfile({"retention_days": days}))
+    ctx.data["retention_days"] = days

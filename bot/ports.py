@@ -37,6 +37,7 @@ RECORD_TABLES: Mapping[str, frozenset[str]] = {
     "challenge_asks": frozenset({"ask", "why"}),
     "timers": frozenset(),
     "safety_events": frozenset(),
+    "checkins": frozenset({"answers"}),
 }
 
 

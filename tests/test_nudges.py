@@ -183,6 +183,7 @@ async def test_after_downtime_missed_nudges_collapse_into_one(
     await chat.command("rebound")
     await chat.tap("A job application")
     await chat.say("no again from the third company this month")
+    await chat.tap("Skip")  # how much it stings
     await chat.choose("feel.name:sad")
     await chat.tap("4")
     await chat.tap("Go for a short walk")
@@ -251,6 +252,7 @@ async def test_feedback_follow_up_after_the_chosen_working_days(
     await chat.command("reflect")
     await chat.tap("A job application")
     await chat.say("The bank turned me down after the final round")
+    await chat.tap("Skip")  # how much it stings
     await chat.say("They said another candidate was stronger")
     await chat.choose("reflect.possible:qualified")
     await chat.tap("Skip")

@@ -150,6 +150,7 @@ async def test_forget_deletes_every_row_of_the_user_and_only_theirs(any_store: S
                 "challenges",
                 "challenge_asks",
                 "safety_events",
+                "checkins",
             ):
                 assert theirs != [], table.name
     assert await any_store.load(user) is None

@@ -68,6 +68,7 @@ users = Table(
     Column("unreachable_since", UtcDateTime),
     Column("quiet_until", UtcDateTime),
     Column("nudges", JSON),
+    Column("retention_days", Integer),  # delete entries older than this (bot/retention.py)
 )
 
 conversations = Table(
@@ -129,6 +130,7 @@ action_items = _owned(
     Column("due_on", Date),
     Column("created_at", UtcDateTime, nullable=False),
     Column("done_at", UtcDateTime),
+    Column("dropped_at", UtcDateTime),  # the user decided not to do it (not the same as done)
 )
 
 challenges = _owned(
@@ -170,6 +172,15 @@ safety_events = _owned(
     Column("at", UtcDateTime, nullable=False),
 )
 
+# Resilience check-ins (the Brief Resilience Scale): the six answers, kept encrypted as a JSON
+# list; the score is computed from them (bot/progress.py), so it is not stored in the clear.
+checkins = _owned(
+    "checkins",
+    Column("scale", String(20), nullable=False),
+    Column("answers", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+
 # Tables whose rows belong to one user, in the order forget deletes them.
 OWNED = (
     episodes,
@@ -181,6 +192,7 @@ OWNED = (
     challenge_asks,
     timers,
     safety_events,
+    checkins,
     processed_events,
     conversations,
     users,

@@ -317,6 +317,60 @@ class SqlStore(NudgeQueries):
     async def ping(self) -> None:
         await self._call(lambda c: c.execute(text("SELECT 1")).scalar())
 
+    # -- retention (bot/retention.py): called by the scheduler, not by a turn -------------------
+
+    async def purge_older_than(self, user: str, days: int, now: datetime) -> dict[str, int]:
+        """Delete the user's rows older than `days` days (pending reminders stay; a challenge
+        goes once its last day is that old) and reset a conversation untouched for as long.
+        Returns how many rows went per table, for the operator's log (never the rows)."""
+        from bot import retention
+
+        before = retention.cutoff(now, days)
+
+        def purge(conn: Connection) -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for name, column in retention.AGE_COLUMNS.items():
+                t = schema.metadata.tables[name]
+                where = [t.c.user_key == user, t.c[column] < before]
+                if name == "timers":
+                    where.append(t.c.status != "pending")
+                counts[name] = conn.execute(delete(t).where(*where)).rowcount
+            ch = schema.challenges
+            rows = conn.execute(
+                select(ch.c.id, ch.c.started_at, ch.c.days).where(ch.c.user_key == user)
+            ).all()
+            old = [r.id for r in rows if retention.challenge_expired(r.started_at, r.days, before)]
+            counts["challenges"] = (
+                conn.execute(delete(ch).where(ch.c.id.in_(old))).rowcount if old else 0
+            )
+            conv = schema.conversations
+            row = conn.execute(
+                select(conv.c.version, conv.c.state, conv.c.updated_at).where(
+                    conv.c.user_key == user
+                )
+            ).first()
+            counts["conversations"] = 0
+            if row is not None and row.updated_at < before:
+                state = json.loads(self.cipher.decrypt(row.state))
+                fresh = retention.stale_state(state)
+                if fresh != state:  # a version bump: a turn running meanwhile retries on it
+                    blob = self.cipher.encrypt(json.dumps(fresh, separators=(",", ":")))
+                    params = {"u": user, "s": blob, "at": now, "v": row.version}
+                    counts["conversations"] = conn.execute(_UPDATE_STATE, params).rowcount
+            return counts
+
+        return await self._call(purge)
+
+    async def retention_settings(self) -> list[tuple[str, int]]:
+        """Every user who chose automatic deletion, with their number of days."""
+        u = schema.users
+        rows = await self._call(
+            lambda c: c.execute(
+                select(u.c.user_key, u.c.retention_days).where(u.c.retention_days.is_not(None))
+            ).all()
+        )
+        return [(r.user_key, int(r.retention_days)) for r in rows]
+
 
 def _fields(write: Any) -> dict[str, Any]:
     return {name: getattr(write, name) for name in write.__slots__}

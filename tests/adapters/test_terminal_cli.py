@@ -93,17 +93,18 @@ def test_export_writes_a_file_and_gives_its_path(tmp_path: Path) -> None:
             "--json",
         )
     )
-    files = [r["file"]["path"] for r in out[2]["replies"] if "file" in r]
-    assert len(files) == 1
+    files = sorted(r["file"]["path"] for r in out[2]["replies"] if "file" in r)
+    assert [Path(f).suffix for f in files] == [".json", ".md"]
     data = json.loads(Path(files[0]).read_text())
     assert data["episodes"][0]["summary"] == "the programme I applied to said no"
     assert data["episodes"][0]["kind"] == "school"
 
 
 def test_interactive_chat_numbers_options_and_keeps_place(tmp_path: Path) -> None:
-    result = run(tmp_path, ["4", "I was let go from my job today"])
+    result = run(tmp_path, ["4", "I was let go from my job today", "skip"])
     assert result.returncode == 0, result.stderr
     assert "  4. Being let go" in result.stdout
+    assert "how much does it sting right now" in result.stdout
     assert "Which of these fit right now?" in result.stdout
     assert "Take care." in result.stdout
 
