@@ -5,13 +5,16 @@ with the conversation state in one transaction, so a turn either happens whole o
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from bot import charts, export, progress, retention
 from bot.events import FileOut
 from bot.nudges.timing import (
     DAY_NAMES,
@@ -56,7 +59,8 @@ class ActionContext:
     def episode(self) -> str | None:
         return self.state.get("episode")
 
-    def schedule(self, kind: str, due_at: datetime, payload: dict[str, Any]) -> None:
+    def schedule(self, kind: str, due_at: datetime, payload: dict[str, Any]) -> str:
+        """Book a timer (a nudge, or an offer on the user's next visit); returns its id."""
         tid = new_id()
         self.writes.append(
             Add(
@@ -73,6 +77,7 @@ class ActionContext:
         due = self.state.get("next_due")
         if due is None or due_at.isoformat() < due:
             self.state["next_due"] = due_at.isoformat()
+        return tid
 
 
 Action = Callable[[ActionContext], Awaitable[None]]
@@ -598,12 +603,7 @@ async def schedule_followup(ctx: ActionContext) -> None:
 
 # -- progress, the sting curve, the "why" ledger, resilience check-ins, journal and action-item
 #    edits, export and retention (issue 7). The logic lives in bot/progress.py, bot/export.py
-#    and bot/retention.py; these stay thin. Imports sit here, with the code that uses them.
-
-import asyncio  # noqa: E402 (this section is appended to the file; see the note above)
-import logging  # noqa: E402
-
-from bot import charts, export, progress, retention  # noqa: E402
+#    and bot/retention.py; these stay thin.
 
 _log = logging.getLogger("rebound.actions")
 
@@ -618,14 +618,6 @@ PROGRESS_ROWS = {
     "notes": 500,
     "checkins": 100,
 }
-
-
-def _schedule_id(ctx: ActionContext, kind: str, due_at: datetime, payload: dict[str, Any]) -> str:
-    """`ctx.schedule`, returning the new timer's id (schedule appends exactly one Add)."""
-    ctx.schedule(kind, due_at, payload)
-    write = ctx.writes[-1]
-    assert isinstance(write, Add) and write.table == "timers"
-    return str(write.values["id"])
 
 
 def _sting_row(ctx: ActionContext, episode: str | None, rating: Any, phase: str) -> Add:
@@ -662,7 +654,7 @@ async def record_sting(ctx: ActionContext) -> None:
     for day in progress.STING_DAYS:
         due = ctx.now + timedelta(days=day)
         payload = {"sting_episode": ctx.episode, "sting_day": day, "sting_start": int(rating)}
-        tid = _schedule_id(ctx, "sting_check", due, payload)
+        tid = ctx.schedule("sting_check", due, payload)
         checks.append({"id": tid, "episode": ctx.episode, "due": due.isoformat()})
 
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.config import ConfigError, load_settings
 
@@ -20,8 +21,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("check", help="load and validate every dialog file, then exit")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"])
-    exp = sub.add_parser("export", help="print everything stored about a user as JSON")
+    exp = sub.add_parser(
+        "export", help="write everything stored about a user as JSON and Markdown files"
+    )
     exp.add_argument("user", help="the user key, e.g. terminal::you or slack:T123:U456")
+    exp.add_argument("--to", default=".", help="folder for the files (default: here)")
+    exp.add_argument("--stdout", action="store_true", help="print the JSON instead")
     fgt = sub.add_parser("forget", help="delete everything stored about a user")
     fgt.add_argument("user")
     sub.add_parser("keygen", help="print a new REBOUND_ENCRYPTION_KEY")
@@ -79,8 +84,13 @@ async def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd in ("export", "forget"):
         store = open_store(settings)
         try:
-            if args.cmd == "export":
+            if args.cmd == "export" and args.stdout:
                 print(json.dumps(await store.export(args.user), indent=2, default=str))
+            elif args.cmd == "export":
+                from bot.export import write_export
+
+                for path in write_export(await store.export(args.user), Path(args.to)):
+                    print(path)
             else:
                 await store.forget(args.user)
                 print(f"forgot {args.user}")

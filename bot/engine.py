@@ -535,11 +535,18 @@ class Engine:
             return
         if turn.safety or (turn.state.get("quiet_until") or "") > turn.now.isoformat():
             return  # nothing cheerful right after a crisis or in a hard moment
-        timers = await self.store.due_timers(user, turn.now)
-        for timer in timers[:3]:
+        newest: dict[str, Any] = {}  # several of a kind (a long absence): offer the newest
+        for timer in await self.store.due_timers(user, turn.now):
+            newest[timer.kind] = timer
+        for timer in list(newest.values())[-3:]:
             self._offer(turn, timer.id, timer.kind)
-        pending = await self.store.next_timer(user, turn.now)
-        turn.state["next_due"] = pending.isoformat() if pending else None
+        # The next one due: in the store, or booked by this very turn (not committed yet).
+        upcoming = [await self.store.next_timer(user, turn.now)]
+        upcoming += [
+            w.values["due_at"] for w in turn.writes if isinstance(w, Add) and w.table == "timers"
+        ]
+        soonest = min((d for d in upcoming if d is not None), default=None)
+        turn.state["next_due"] = soonest.isoformat() if soonest else None
         turn.changed = True
 
     async def _offer_timer(self, user: str, turn: _Turn, timer_id: str) -> None:

@@ -146,6 +146,12 @@ class NudgeStore(Protocol):
     async def mark_unreachable(self, user: str, now: datetime) -> None:
         """Stop the user's nudges until they talk to the bot again."""
 
+    async def retention_settings(self) -> list[tuple[str, int]]:
+        """Users who chose automatic deletion, with their number of days."""
+
+    async def purge_older_than(self, user: str, days: int, now: datetime) -> dict[str, int]:
+        """Delete the user's entries older than `days`; counts of rows per table."""
+
 
 class Store(Protocol):
     async def load(self, user: str) -> Stored | None:

@@ -307,3 +307,16 @@ async def test_two_schedulers_racing_send_each_nudge_exactly_once(
     finally:
         for s in stores:
             await s.close()
+
+
+async def test_housekeeping_applies_the_retention_setting(
+    chat: FakeChat, scheduler: Scheduler, clock: FakeClock, store: SqlStore
+) -> None:
+    await chat.command("journal")
+    await chat.tap("Write a new entry")
+    await chat.say("an entry from a hard week")
+    await chat.command("retention")
+    await chat.tap("After 30 days")
+    clock.advance(days=31)
+    assert await scheduler.housekeeping() >= 1
+    assert (await store.export(str(chat.key)))["journal_entries"] == []

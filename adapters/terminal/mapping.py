@@ -119,6 +119,8 @@ def reply_to_json(reply: Reply, file_path: Path | None = None) -> dict[str, Any]
         }
     if file_path is not None:
         out["file"] = {"path": str(file_path), "name": reply.file.name if reply.file else ""}
+        if reply.file and reply.file.is_image:
+            out["file"]["alt"] = reply.file.alt
     if reply.safety:
         out["safety"] = reply.safety
     if reply.private:

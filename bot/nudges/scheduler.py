@@ -112,10 +112,26 @@ class Scheduler:
             if len(claimed) < self.batch:
                 return stats
 
-    async def run_forever(self, interval: float = 20.0, stop: asyncio.Event | None = None) -> None:
+    async def housekeeping(self) -> int:
+        """Delete what users asked to have deleted after N days (/retention). Returns rows."""
+        now = self.clock.now()
+        removed = 0
+        for user, days in await self.store.retention_settings():
+            removed += sum((await self.store.purge_older_than(user, days, now)).values())
+        return removed
+
+    async def run_forever(
+        self, interval: float = 20.0, stop: asyncio.Event | None = None, *, every: float = 3600.0
+    ) -> None:
         stop = stop or asyncio.Event()
+        last_housekeeping = float("-inf")
         while not stop.is_set():
             try:
+                if time.monotonic() - last_housekeeping >= every:
+                    last_housekeeping = time.monotonic()
+                    removed = await self.housekeeping()
+                    if removed:
+                        log.info("retention: removed old rows", extra={"rows": removed})
                 stats = await self.run_once()
                 if stats.claimed:
                     log.info(
