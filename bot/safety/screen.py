@@ -18,9 +18,12 @@ How a message is read
 ---------------------
 1. **Normalise** (:func:`normalise`): strip invisible characters, NFKC, casefold, Unidecode
    (homoglyphs, accents, fancy quotes), drop in-word apostrophes ("I'm" -> "im"), undo leet
-   inside words ("su1c1de" -> "suicide"), join spaced-out letters ("k i l l" -> "kill"),
-   collapse runs of 3+ repeated letters ("diiiie" -> "die"), turn sentence and clause
-   punctuation into "." and "," tokens, and map a few chat spellings ("u" -> "you").
+   inside words ("su1c1de" -> "suicide"), read masked words against a short list of
+   sensitive words ("s**cide" -> "suicide", "k*ll" -> "kill"), join spaced-out letters
+   ("k i l l" -> "kill"), collapse runs of 3+ repeated letters ("diiiie" -> "die"), turn
+   sentence and clause punctuation into "." and "," tokens, rejoin a sensitive word split in
+   two ("sui cide" -> "suicide"), and map chat spellings and common typos ("u" -> "you",
+   "wnat" -> "want", "killin" -> "killing").
    The result is lower-case words separated by single spaces, padded with a space each end.
 2. **Match**: every rule is one compiled regular expression over the normalised text. Crisis
    rules run first, in file order; the first match that survives the checks below decides.
@@ -32,8 +35,13 @@ How a message is read
      the writer (unless the match itself says "me/my/myself/I");
    * *negation*: a denial right before the match ("not", "never", "don't", "won't" with at
      most a few filler words between) -> the match is denied;
+   * *strangers*: "a guy at the job fair told me he wanted to die" is about a stranger, and
+     "a founder who went bankrupt and thought about ending it all" is a relative clause about
+     someone else: neither is the writer, nor someone close;
    * *jokes and media*: some rules stay quiet when the message laughs ("lol") or is about a
-     film, song or the news.
+     film, song or the news;
+   * *quiet_near*: a rule may list context that silences it when found near the match
+     ("goodbye forever, toxic team chat": a farewell to an app, not to life).
 
 4. **Decide**: a surviving crisis match -> CRISIS. Otherwise distress rules run in file order;
    the two *derived* rules fire when a crisis match was denied (``negated_crisis``) or was
@@ -113,6 +121,7 @@ class Rule:
     report_denial: bool = True
     quiet_when_joking: bool = False
     quiet_in_media: bool = False
+    quiet_near: re.Pattern[str] | None = None
     fires: tuple[str, ...] = ()
     quiet: tuple[str, ...] = ()
 
@@ -140,6 +149,21 @@ _SPACED_WORDS: Final = frozenset("iamur")
 # "shhh" stays "shh" and never becomes the self-harm abbreviation "sh".
 _REPEATS: Final = re.compile(r"([a-gi-z])\1{2,}")
 _REPEATED_H: Final = re.compile(r"h{3,}")
+# A word with symbols standing in for letters: "s**cide", "k#ll", "su*cidal". The lookbehind
+# anchors each candidate at the start of a word, so the scan stays linear.
+_MASKED_WORD: Final = re.compile(r"(?<![a-z0-9*#])[a-z*#]*[*#][a-z*#]*")
+_MASK_PARTS: Final = re.compile(r"[a-z]+|[*#]+")
+_MAX_MASKED: Final = 24  # longer tokens are not read as masked words
+# What comes right before "who" when the relative clause is about the writer: "I'm someone
+# who", "I'm the kind of person who", "I've always been the one who", "people like me who".
+# The words between the copula and "who" are a noun phrase (no -ing verbs, no prepositions
+# such as "about"), so "I'm reading about a founder who" is not the writer.
+_SELF_ANTECEDENT: Final = re.compile(
+    r"(?:^| )(?:(?:im|iam|i am|i m|i was|ive been|ive always been|i have always been)"
+    r"(?: (?!(?:about|with|at|from|on|in|to|for|into|over|after)(?= ))"
+    r"(?![a-z]+ing(?= ))[a-z]+){0,5}"
+    r"|(?:like|as) me) $"
+)
 # Punctuation in one C-level pass: quotes become a '"' token, sentence ends a "." token, clause
 # breaks a "," token; every other symbol (and a hyphen inside a word) becomes a space.
 _PUNCT: Final = {ord(c): " " for c in map(chr, range(128)) if not (c.isalnum() or c == " ")}
@@ -148,17 +172,64 @@ _PUNCT.update({ord(c): " . " for c in ".!?;\n"})
 _PUNCT.update({ord(c): " , " for c in ",:()[]{}"})
 
 
+def _transpositions(word: str) -> set[str]:
+    """Every spelling of ``word`` with two neighbouring letters swapped ("want" -> "wnat")."""
+    swaps = {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+    swaps.discard(word)
+    return swaps
+
+
+def _mask_fits(parts: list[str], word: str) -> bool:
+    """Does a masked word ("s", "**", "cide") spell ``word``? A run of k symbols stands for
+    k-1 to k+1 letters (at least one); letters must match exactly. Walks the set of reachable
+    positions part by part, so the work is bounded by len(parts) * len(word)."""
+    reachable = {0}
+    for part in parts:
+        if part[0] in "*#":
+            k = len(part)
+            reachable = {p + n for p in reachable for n in range(max(1, k - 1), k + 2)}
+            reachable = {p for p in reachable if p <= len(word)}
+        else:
+            reachable = {p + len(part) for p in reachable if word.startswith(part, p)}
+        if not reachable:
+            return False
+    return len(word) in reachable
+
+
 class _Normaliser:
     """Turns raw chat text into the canonical form every rule is written against."""
 
-    __slots__ = ("_leet", "_symbols", "_words")
+    __slots__ = ("_join_heads", "_joinable", "_leet", "_masked", "_symbols", "_words")
 
     def __init__(
-        self, words: Mapping[str, str], symbols: Mapping[str, str], leet: Mapping[str, str]
+        self,
+        words: Mapping[str, str],
+        symbols: Mapping[str, str],
+        leet: Mapping[str, str],
+        sensitive: Iterable[str] = (),
+        transposed: Iterable[str] = (),
+        dropped_g: Iterable[str] = (),
     ) -> None:
-        self._words = dict(words)
+        sensitive = tuple(sensitive)
+        generated: dict[str, str] = {}
+        # Typos: words explicitly listed, and the listed words themselves, always win.
+        protected = set(words) | set(sensitive) | set(transposed) | set(dropped_g)
+        for word in dropped_g:  # "killin" -> "killing"
+            if word.endswith("ing") and word[:-1] not in protected:
+                generated[word[:-1]] = word
+        for word in transposed:  # "wnat" -> "want"
+            for typo in sorted(_transpositions(word)):
+                if typo not in protected and typo not in generated:
+                    generated[typo] = word
+        self._words = generated | dict(words)
         self._symbols = {ord(k): f" {v} " for k, v in symbols.items()}
         self._leet = str.maketrans(dict(leet))
+        # Masked and split sensitive words: "s**cide", "sui cide" -> "suicide".
+        self._masked = sensitive
+        self._joinable = frozenset(sensitive)
+        self._join_heads = frozenset(
+            w[:i] for w in sensitive for i in range(2, len(w) - 1) if len(w) >= 7
+        )
 
     def __call__(self, text: str) -> str:
         t = text
@@ -172,6 +243,8 @@ class _Normaliser:
         if "'" in t or "`" in t:
             t = _APOSTROPHE_IN_WORD.sub("", t)
         t = _LEET_RUN.sub(self._leet_run, t)
+        if self._masked and ("*" in t or "#" in t):
+            t = _MASKED_WORD.sub(self._unmask, t)
         t = _SPACED.sub(self._join_spaced, t)
         t = _REPEATS.sub(r"\1", t)
         if "hhh" in t:
@@ -180,6 +253,8 @@ class _Normaliser:
             t = t.replace("--", " , ")
         t = t.translate(_PUNCT)
         tokens = t.split()
+        if not self._join_heads.isdisjoint(tokens):
+            tokens = self._join_split(tokens)
         words = self._words
         if words and not words.keys().isdisjoint(tokens):
             tokens = [words.get(tok, tok) for tok in tokens]
@@ -187,6 +262,32 @@ class _Normaliser:
 
     def _leet_run(self, m: re.Match[str]) -> str:
         return m.group().translate(self._leet)
+
+    def _unmask(self, m: re.Match[str]) -> str:
+        token = m.group()
+        core = token.strip("*#")
+        if len(core) > _MAX_MASKED or ("*" not in core and "#" not in core):
+            return token
+        parts = _MASK_PARTS.findall(core)
+        if sum(len(p) for p in parts if p[0] not in "*#") < 2:
+            return token
+        for word in self._masked:
+            if _mask_fits(parts, word):
+                return token.replace(core, word)
+        return token
+
+    def _join_split(self, tokens: list[str]) -> list[str]:
+        out: list[str] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            tok = tokens[i]
+            if tok in self._join_heads and i + 1 < n and tok + tokens[i + 1] in self._joinable:
+                out.append(tok + tokens[i + 1])
+                i += 2
+            else:
+                out.append(tok)
+                i += 1
+        return out
 
     def _join_spaced(self, m: re.Match[str]) -> str:
         chars = _SPACED_JUNK.sub("", m.group())
@@ -215,6 +316,7 @@ _RULE_KEYS: Final = frozenset(
         "report_denial",
         "quiet_when_joking",
         "quiet_in_media",
+        "quiet_near",
         "examples",
     }
 )
@@ -226,6 +328,8 @@ _FLAGS: Final = (
     "quiet_in_media",
 )
 _DERIVED: Final = frozenset({"negated_crisis", "third_party_crisis"})
+# Word lists under `normalise:` (see rules.yaml): masked/split words, swapped letters, dropped g.
+_WORD_LISTS: Final = ("sensitive_words", "typo_swaps", "dropped_g")
 _CONTEXT_LISTS: Final = (
     "negation_cues",
     "negation_fillers",
@@ -238,6 +342,7 @@ _CONTEXT_LISTS: Final = (
     "first_person_words",
     "joking",
     "media_words",
+    "stranger_words",
 )
 # Look back at most this many characters for negation, speakers and subjects: keeps the
 # per-match work bounded, so screening stays linear on long messages.
@@ -312,10 +417,22 @@ def load_rules(data: Any) -> RuleSet:
     raw_norm = data.get("normalise") or {}
     if not isinstance(raw_norm, Mapping):
         raise _fail("normalise", "must be a mapping")
+    word_lists = {}
+    for key in _WORD_LISTS:
+        items = _str_list(raw_norm.get(key), "normalise", key, allow_empty=True)
+        bad = [w for w in items if not re.fullmatch(r"[a-z]{2,}", w)]
+        if bad:
+            raise _fail(f"normalise.{key}", f"{bad[0]!r} must be one lower-case word")
+        word_lists[key] = items
+    if unknown := set(raw_norm) - {"words", "symbols", "leet", *_WORD_LISTS}:
+        raise _fail("normalise", f"unknown keys {sorted(unknown)}")
     norm = _Normaliser(
         words=_str_map(raw_norm.get("words"), "normalise.words"),
         symbols=_str_map(raw_norm.get("symbols"), "normalise.symbols"),
         leet=_str_map(raw_norm.get("leet"), "normalise.leet"),
+        sensitive=word_lists["sensitive_words"],
+        transposed=word_lists["typo_swaps"],
+        dropped_g=word_lists["dropped_g"],
     )
     for ch in _str_map(raw_norm.get("leet"), "normalise.leet"):
         if len(ch) != 1:
@@ -403,6 +520,14 @@ def _load_rule(raw: Any, index: int, macros: Mapping[str, str], norm: _Normalise
         if regex.search("  ") or regex.search(" . , ") or regex.search(' " '):
             raise _fail(where, "a pattern matches empty text")
 
+    near = _str_list(raw.get("quiet_near"), where, "quiet_near", allow_empty=True)
+    quiet_near = None
+    if near:
+        sources = [_expand(p, macros, f"{where} quiet_near") for p in near]
+        quiet_near = _compile(" (?:" + "|".join(f"(?:{x})" for x in sources) + ")(?= )", where)
+        if quiet_near.search("  ") or quiet_near.search(" . , "):
+            raise _fail(where, "a quiet_near pattern matches empty text")
+
     flags: dict[str, bool] = {}
     for flag in _FLAGS:
         if flag in raw:
@@ -422,6 +547,7 @@ def _load_rule(raw: Any, index: int, macros: Mapping[str, str], norm: _Normalise
         description=" ".join(description.split()),
         pattern=regex,
         derived=derived,
+        quiet_near=quiet_near,
         fires=tuple(fires),
         quiet=tuple(quiet),
         **flags,
@@ -475,6 +601,9 @@ class RuleSet:
         )
         self._subject = _compile(
             rf"(?:^| )(?P<subj>{words('third_person_subjects')})"
+            # "the guy in the movie wanted to die": a subject may carry a place or a source.
+            r"(?: (?:in|at|from|on|of|with) (?:the|a|an|my|this|that|his|her|their)"
+            r" [a-z]+(?: [a-z]+)?)?"
             rf"(?: (?>{words('subject_fillers')}))*+ $",
             "context.third_person_subjects",
         )
@@ -490,6 +619,16 @@ class RuleSet:
             "context.speech_verbs",
         )
         self._first_person = _compile(rf" (?:{words('first_person_words')})(?= |$)", "context")
+        # "a founder who went bankrupt and <match>": the relative clause's subject is someone
+        # else, unless a first-person word sits in it.
+        self._relative = _compile(
+            rf" (?P<ante>(?:[a-z]+ ){{0,6}})who(?: (?!(?:{words('first_person_words')}) )"
+            r"[a-z]+){1,8} (?:and|but|then|and then|so)"
+            rf"(?: (?>{words('subject_fillers')}))*+ $",
+            "context.first_person_words",
+        )
+        # "a guy at the job fair told me he ...": an indefinite stranger before a pronoun.
+        self._stranger = _compile(rf" (?:{words('stranger_words')})(?= )", "context.stranger_words")
         self._joking = _compile(rf" (?:{words('joking')})(?= )", "context.joking")
         self._speakers = frozenset(context["first_person_speakers"])
         self._close = frozenset(context["close_words"])
@@ -544,6 +683,12 @@ class RuleSet:
             speaker = self._speaker(msg, pos, sentence, clause, m.group())
             if speaker != _FIRE:
                 return speaker if rule.level is Level.CRISIS else _SKIP
+        elif rule.derived == "third_party_crisis" and self._about_stranger(sentence):
+            return _SKIP
+        if rule.quiet_near is not None:
+            window = text[max(0, pos - _WINDOW) : m.end() + _WINDOW]
+            if rule.quiet_near.search(window):
+                return _SKIP
         if rule.negatable and self._negation.search(clause):
             return _DENIED
         if rule.quiet_when_joking and self._is_joking(msg):
@@ -566,14 +711,38 @@ class RuleSet:
                     return who
         if not self._first_person.search(matched):
             subject = self._subject.search(clause)
+            writer_who = (
+                subject is not None
+                and subject.group("subj") == "who"
+                and self._writer_is_antecedent(clause[: subject.start("subj")])
+            )
+            if writer_who:
+                return _FIRE  # "I'm someone who always wants to die": the writer
             if subject:
                 words = clause.split()
-                if not self._close.isdisjoint(words) or (
-                    subject.group("subj") in self._pronouns and not self._is_media(msg)
-                ):
+                if not self._close.isdisjoint(words):
                     return _CLOSE
+                if subject.group("subj") in self._pronouns and not self._is_media(msg):
+                    return _SKIP if self._about_stranger(sentence) else _CLOSE
                 return _SKIP
+            relative = self._relative.search(clause)
+            if relative:
+                before_who = clause[: relative.start("ante")] + " " + relative.group("ante")
+                if not self._writer_is_antecedent(before_who):
+                    return _CLOSE if not self._close.isdisjoint(clause.split()) else _SKIP
         return _FIRE
+
+    @staticmethod
+    def _writer_is_antecedent(before_who: str) -> bool:
+        """Is "who" about the writer? Looks at the (at most seven) words before it."""
+        words = before_who.split()[-7:]
+        return _SELF_ANTECEDENT.search(" " + " ".join(words) + " ") is not None
+
+    def _about_stranger(self, sentence: str) -> bool:
+        """An indefinite stranger ("a guy", "some woman") and nobody close in the sentence."""
+        return self._stranger.search(sentence) is not None and self._close.isdisjoint(
+            sentence.split()
+        )
 
     def _who(self, words: list[str]) -> int:
         """Classify the speaker of reported speech from the words before the speech verb."""

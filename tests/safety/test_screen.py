@@ -124,6 +124,19 @@ MUST_BE_CRISIS = [
     "I'm going to hurt him",
     "I'm bringing a knife to work tomorrow",
     "I've been planning to hurt my old manager",
+    # masked, split and mistyped words
+    "been thinking about s**cide since Monday",
+    "feeling su*cidal tonight",
+    "been considering sui cide lately",
+    "I wnat to kill myself",
+    "thinkin bout killin myself",
+    "I want to k*ll myself",
+    # passive wishes, final acts, means (see the crisis.* rules for each family's examples)
+    "I just want to fall asleep forever",
+    "I've written my note",
+    "I won't be a problem to anyone much longer",
+    "I have my sleeping pills lined up on the nightstand",
+    "I'm standing on the ledge of the car park",
 ]
 
 
@@ -194,6 +207,20 @@ IDIOMS = [
     "I'm going to take my life savings and start a business",
     "I have to catch the bus at 8",
     "my old laptop is dead",
+    # the everyday senses of the new families' words
+    "my phone is dying and the recruiter is about to call",
+    "I'd jump at the chance to work there",
+    "we're cutting costs again this quarter",
+    "can we rope in a colleague to review my portfolio?",
+    "I take pills for my headache before long interviews",
+    "note to self: send the thank-you email",
+    "goodbye forever, toxic slack",
+    "the podcast host thought about ending it all after his startup failed",
+    "a guy at the job fair said he wanted to die after 300 applications",
+    "I'm dying to hear back from them",
+    "I'm a fraud investigator, any tips for the panel?",
+    "my goodbye email to the team goes out Friday, last day",
+    "f*ck this job market",
     "",
     "   ",
     "🙂",
@@ -225,10 +252,21 @@ JUDGMENT_CALLS = [
     ('my friend said "I want to die" and I froze', Level.DISTRESS, "distress.third_party"),
     ("my sister is thinking about suicide", Level.DISTRESS, "distress.third_party"),
     ("he wants to end it all", Level.DISTRESS, "distress.third_party"),
+    ("my friend who lost her job and wants to die", Level.DISTRESS, "distress.third_party"),
     # strangers, characters, lyrics, the news: NONE
     ("people who commit suicide need support, not judgment", Level.NONE, None),
     ("in the movie she says she wants to die", Level.NONE, None),
     ('the song "I want to die" came on in the cafe', Level.NONE, None),
+    # a stranger introduced by an indefinite ("a guy", "some woman") is not someone close
+    ("a woman at the careers fair told me she wants to die", Level.NONE, None),
+    ("some guy on the forum said he's suicidal", Level.NONE, None),
+    # a relative clause about someone else is theirs ...
+    ("I met a founder who went bust and wanted to die", Level.NONE, None),
+    ("the guy in the movie wanted to die", Level.NONE, None),
+    # ... unless its antecedent is the writer
+    ("I'm the kind of person who wants to die after every no", Level.CRISIS, "crisis.want_to_die"),
+    ("I'm someone who always wants to die after a rejection", Level.CRISIS, "crisis.want_to_die"),
+    ("people like me who fail and want to die", Level.CRISIS, "crisis.want_to_die"),
     # the writer's own words, even when quoted or reported
     ('I keep thinking "I want to die"', Level.CRISIS, "crisis.want_to_die"),
     ("I told my therapist I want to die", Level.CRISIS, "crisis.want_to_die"),
@@ -286,6 +324,22 @@ def test_a_crisis_after_an_unrelated_denial_still_fires() -> None:
         ("no. yes, maybe", " no . yes , maybe "),
         ('he said "hi"', ' he said " hi " '),
         ("u r a star", " you are a star "),  # single-letter words are not joined
+        # masked words are read against normalise.sensitive_words
+        ("s**cide", " suicide "),
+        ("su*cidal", " suicidal "),
+        ("k*ll myself", " kill myself "),
+        ("d#e", " die "),
+        ("#suicide", " suicide "),  # a hashtag is not a mask
+        ("f*ck", " f ck "),  # not a sensitive word: left alone
+        ("k*i*l*l", " kill "),  # single letters: joined like "k.i.l.l"
+        # a sensitive word split in two is joined; "my self esteem" stays as it is
+        ("sui cide", " suicide "),
+        ("over dose", " overdose "),
+        ("my self esteem", " my self esteem "),
+        # swapped letters and dropped g
+        ("I wnat to", " i want to "),
+        ("thinkin about killin", " thinking about killing "),
+        ("life's hard", " life is hard "),
         ("want 2 go", " want to go "),
         ("  lots   of\tspace \n", " lots of space . "),
         ("", " "),
@@ -416,6 +470,13 @@ def test_the_shipped_rules_file_loads() -> None:
         (lambda d: d.update(extra=1), "top level"),
         (lambda d: d["macros"].update(LOOP="{LOOP}x"), "LOOP"),
         (lambda d: d["context"].pop("negation_cues"), "negation_cues"),
+        (lambda d: d["context"].pop("stranger_words"), "stranger_words"),
+        (lambda d: _rule(d, "crisis.farewell").update(quiet_near=["(unclosed"]), "crisis.farewell"),
+        (lambda d: _rule(d, "crisis.farewell").update(quiet_near=["(?:x)?"]), "crisis.farewell"),
+        (lambda d: _rule(d, "crisis.farewell").update(quiet_near="slack"), "crisis.farewell"),
+        (lambda d: d["normalise"].update(spelling={}), "normalise"),
+        (lambda d: d["normalise"].update(typo_swaps=["Want"]), "typo_swaps"),
+        (lambda d: d["normalise"].update(sensitive_words=["s*icide"]), "sensitive_words"),
     ],
 )
 def test_malformed_rules_fail_loudly_naming_the_rule(mutate: Any, message: str) -> None:
@@ -447,6 +508,11 @@ ADVERSARIAL = {
     "spaced letters": " ".join("killmyself" * 40)[:4000],
     "emoji": "😂" * 4000,
     "invisible": "\u200b" * 4000,
+    "masked words": ("s*i*c*i*d*e*a " * 300)[:4000],
+    "mask-only words": ("*#" * 2000)[:4000],
+    "split words": ("sui cide " * 450)[:4000],
+    "gap anchors": ("looking at the bridge letters garage " * 120)[:4000],
+    "relative clauses": ("a guy who went and " * 220)[:4000],
 }
 
 
@@ -475,3 +541,16 @@ def test_benchmark_prints_timings(capsys: pytest.CaptureFixture[str]) -> None:
             print(f"  {label:40} {us:10.1f}")
     # No timing assertion: only that every input was screened to completion.
     assert all(us > 0 for _, us in rows)
+
+
+def test_screening_stays_linear_on_new_rule_families() -> None:
+    """Rules with bounded gaps ("letters ... where they'll find them") and the masked-word
+    reader must not go quadratic. Eight times the text takes about eight times as long when
+    matching is linear and sixty-four times when it is quadratic; the bound sits far from both
+    so that a busy machine does not make the test flaky (the minimum of several runs is used).
+    """
+    for unit in ("letters where ", "a guy who went and ", "s*i*c*i*d*e*a ", "im a burden "):
+        short, long = (unit * 100)[:1000], (unit * 800)[:8000]
+        t_short = min(_per_call_us(short, 2) for _ in range(5))
+        t_long = min(_per_call_us(long, 2) for _ in range(5))
+        assert t_long < t_short * 24, (unit, t_short, t_long)
