@@ -38,6 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("run", help="serve Slack and/or Discord, whichever is configured")
     sub.add_parser("nudges", help="deliver the nudges due now (one scheduler pass), then exit")
+    dsc = sub.add_parser("discord", help="Discord set-up")
+    dsc.add_argument(
+        "action",
+        choices=["sync"],
+        help="register the slash commands (to DISCORD_GUILD_ID if set, else globally)",
+    )
     args = parser.parse_args(argv)
     try:
         return asyncio.run(_dispatch(args))
@@ -106,6 +112,15 @@ async def _dispatch(args: argparse.Namespace) -> int:
             f"stale {stats.stale}, deferred {stats.deferred}, retried {stats.retried}, "
             f"failed {stats.failed}, unreachable {stats.unreachable}"
         )
+        return 0
+    if args.cmd == "discord":
+        from adapters.discord import sync_commands
+
+        app = build_app(settings)
+        try:
+            print(await sync_commands(app))
+        finally:
+            await app.close()
         return 0
     if args.cmd == "run":
         from bot.run import serve

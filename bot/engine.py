@@ -226,6 +226,9 @@ class Engine:
             await self._choice(user, turn, event.choices)
         elif event.kind is Kind.TIMER:
             await self._offer_timer(user, turn, event.text)
+        elif event.answers and event.answers != turn.state.get("step"):
+            turn.changed = False
+            self._reprompt(user, turn, "stale_form")
         else:
             await self._text_in(user, turn, event.text)
         await self._offer_due_timers(user, turn)

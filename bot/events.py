@@ -42,6 +42,8 @@ class Incoming:
     (TIMER). `choices` holds the chosen choice ids (CHOICE; several for a multi-select).
     `event_id` is the platform's delivery id, used to apply a redelivered event only once.
     `public` is true when the user wrote in a shared channel: the reply must then be private.
+    `answers` is set when the text comes from a form (a modal): it names the step the form was
+    opened for, so a form left open while the conversation moved on is refused, not misfiled.
     """
 
     key: ConversationKey
@@ -50,6 +52,7 @@ class Incoming:
     choices: tuple[str, ...] = ()
     event_id: str | None = None
     public: bool = False
+    answers: str | None = None  # a form's submit_id: this text answers that step, or none
 
     @classmethod
     def say(cls, key: ConversationKey, text: str, **kw: object) -> Incoming:

@@ -29,6 +29,8 @@ REQUIRED_TEXTS = frozenset(
         "too_long",
         "unknown_command",
         "stale_choice",
+        "stale_form",
+        "dms_closed",
         "pick_option",
         "text_expected",
         "not_a_number",

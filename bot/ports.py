@@ -199,8 +199,9 @@ class Sender(Protocol):
 class Runner(Sender, Protocol):
     """A platform adapter started by `rebound run`."""
 
-    async def start(self) -> None:
-        """Connect and begin serving; return once serving (work continues in tasks)."""
+    async def start(self, *, serve: bool = True) -> None:
+        """Connect and begin serving; return once serving (work continues in tasks). With
+        serve=False, connect only as far as sending needs (no port, no gateway)."""
 
     async def stop(self) -> None: ...
 

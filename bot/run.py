@@ -60,7 +60,7 @@ async def nudge_pass(settings: Settings) -> PassStats:
     runners = build_runners(app)
     try:
         for runner in runners:
-            await runner.start()
+            await runner.start(serve=False)
         return await build_scheduler(app, runners).run_once()
     finally:
         for runner in runners:

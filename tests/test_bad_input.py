@@ -131,3 +131,14 @@ async def test_a_crash_inside_a_turn_gets_an_apology_and_loses_nothing(
     monkeypatch.undo()
     replies = await chat.say("this one works")
     assert replies[0].text.startswith("Third question?")
+
+
+async def test_a_form_left_open_while_the_conversation_moved_on_is_refused(
+    chat: FakeChat,
+) -> None:
+    from bot.events import Incoming
+
+    replies = await chat.send(Incoming.say(chat.key, "late words", answers="survey.q1"))
+    assert [r.text for r in replies] == ["[stale_form]", "Second question?"]
+    replies = await chat.send(Incoming.say(chat.key, "right place", answers="survey.q2"))
+    assert replies[0].text.startswith("Third question? (you said kept answer then right place)")
