@@ -99,7 +99,9 @@ class Bot:
         self.errors.close()
 
 
-def soak(users: int, kills: int, url: str | None, seed: int) -> dict[str, int]:
+def soak(
+    users: int, kills: int, url: str | None, seed: int, key: str | None = None
+) -> dict[str, int]:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -108,12 +110,10 @@ def soak(users: int, kills: int, url: str | None, seed: int) -> dict[str, int]:
             "REBOUND_FILES_DIR": f"{tmp}/files",
             "LOG_LEVEL": "ERROR",
         }
-        if url:
-            env.setdefault("REBOUND_ENCRYPTION_KEY", "")
-            if not env["REBOUND_ENCRYPTION_KEY"]:
-                from bot.store.crypto import Cipher
-
-                env["REBOUND_ENCRYPTION_KEY"] = Cipher.generate()
+        if key:
+            env["REBOUND_ENCRYPTION_KEY"] = key
+        elif url and not env.get("REBOUND_ENCRYPTION_KEY"):
+            raise SystemExit("a shared database needs its REBOUND_ENCRYPTION_KEY (or --key)")
         names = [f"soak{seed}-{n}" for n in range(users)]
         scripts = {u: journey(u) for u in names}
         # Interleave users: everyone's turn 1, then everyone's turn 2, ...
@@ -124,7 +124,7 @@ def soak(users: int, kills: int, url: str | None, seed: int) -> dict[str, int]:
         bot.start()
         sent = answered = resent = killed = 0
         answered_turns: set[tuple[str, int]] = set()
-        k = 0
+        k = failures = 0
         started = time.perf_counter()
         while k < total:
             user, i = queue[k]
@@ -144,10 +144,18 @@ def soak(users: int, kills: int, url: str | None, seed: int) -> dict[str, int]:
             sent += 1
             reply = bot.ask(line)
             if reply is None:
+                failures += 1
+                if failures > 3:
+                    raise RuntimeError(
+                        "rebound chat --json keeps exiting without an answer "
+                        f"(exit code {bot.proc.returncode if bot.proc else None}); "
+                        "run it by hand with the same DATABASE_URL to see why"
+                    )
                 bot.kill()
                 bot.start()
                 resent += 1
                 continue  # ask again: same event id
+            failures = 0
             if "replies" in reply:
                 answered += 1
                 answered_turns.add((user, i))
@@ -217,8 +225,9 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--url", default=None)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--key", default=None, help="REBOUND_ENCRYPTION_KEY of the --url database")
     args = ap.parse_args()
-    result = soak(args.users, args.kills, args.url, args.seed)
+    result = soak(args.users, args.kills, args.url, args.seed, args.key)
     print(" ".join(f"{k}={v}" for k, v in result.items()))
     sys.exit(0 if result["lost"] == 0 and result["stuck"] == 0 else 1)
 

@@ -12,6 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
 from soak import soak
 
+from tests.conftest import KEY
+
 
 def test_killed_at_random_moments_nothing_answered_is_lost() -> None:
     result = soak(users=12, kills=4, url=None, seed=3)
@@ -22,5 +24,5 @@ def test_killed_at_random_moments_nothing_answered_is_lost() -> None:
 
 @pytest.mark.postgres
 def test_killed_at_random_moments_on_postgres(postgres_url: str) -> None:
-    result = soak(users=8, kills=3, url=postgres_url, seed=5)
+    result = soak(users=8, kills=3, url=postgres_url, seed=5, key=KEY)
     assert (result["lost"], result["stuck"]) == (0, 0)
