@@ -83,11 +83,13 @@ class Proxy:
         self.port = self.server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
-        assert self.server
-        self.server.close()
-        await self.server.wait_closed()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
         for writer in list(self.links):
             writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
         self.links.clear()
 
     async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -111,8 +113,7 @@ async def proxy(postgres_url: str) -> AsyncIterator[Proxy]:
     p = Proxy(make_url(postgres_url).port or 5432)
     await p.start()
     yield p
-    if p.server is not None:
-        p.server.close()
+    await p.cut()
 
 
 @pytest.mark.postgres
