@@ -444,6 +444,7 @@ def _save_nudges(ctx: ActionContext, settings: NudgeSettings) -> None:
     "nudge_paused_until",
     "nudge_track",
     "nudge_next",
+    "platform_tz",
 )
 async def load_nudges(ctx: ActionContext) -> None:
     s = _nudge_settings(ctx)
@@ -452,6 +453,7 @@ async def load_nudges(ctx: ActionContext) -> None:
     if s.enabled and tz:
         nxt = next_daily(ctx.now, tz, s).astimezone(zone(tz)).strftime("%A at %H:%M")
     ctx.data.update(
+        platform_tz=ctx.state.get("platform_tz"),
         nudges_on=s.enabled,
         nudge_time=s.at,
         nudge_tz=tz,
@@ -467,6 +469,17 @@ async def load_nudges(ctx: ActionContext) -> None:
 async def set_timezone(ctx: ActionContext) -> None:
     tz = find_timezone(str(ctx.data.get("tz_input") or ""), ctx.now)
     ctx.data["tz_ok"] = tz is not None
+    if tz:
+        ctx.state["tz"] = tz
+        ctx.data["nudge_tz"] = tz
+        ctx.writes.append(SetProfile({"timezone": tz}))
+        _save_nudges(ctx, _nudge_settings(ctx))
+
+
+@action()
+async def use_platform_timezone(ctx: ActionContext) -> None:
+    """The user confirmed the time zone from their platform profile."""
+    tz = ctx.state.get("platform_tz")
     if tz:
         ctx.state["tz"] = tz
         ctx.data["nudge_tz"] = tz

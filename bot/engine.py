@@ -27,7 +27,7 @@ from bot.actions import ACTIONS, ActionContext, new_id
 from bot.events import Breathing, Choice, FileOut, Form, Incoming, Kind, Reply
 from bot.flows import END, Branch, Catalog, FlowError, Step
 from bot.logs import new_request_id
-from bot.nudges.timing import NudgeSettings, snooze_until, zone
+from bot.nudges.timing import NudgeSettings, snooze_until, valid_timezone, zone
 from bot.ports import (
     Add,
     Change,
@@ -220,6 +220,8 @@ class Engine:
             state.clear()
         turn.first_time = not state.get("seen")
         state["seen"] = True
+        if event.tz and event.tz != state.get("platform_tz") and valid_timezone(event.tz):
+            state["platform_tz"] = event.tz
         if event.kind is Kind.COMMAND:
             await self._command(user, turn, event.text.strip().lower())
         elif event.kind is Kind.CHOICE:

@@ -44,6 +44,7 @@ class Incoming:
     `public` is true when the user wrote in a shared channel: the reply must then be private.
     `answers` is set when the text comes from a form (a modal): it names the step the form was
     opened for, so a form left open while the conversation moved on is refused, not misfiled.
+    `tz` is offered to the user as the default when they set up nudges; never used unasked.
     """
 
     key: ConversationKey
@@ -53,6 +54,7 @@ class Incoming:
     event_id: str | None = None
     public: bool = False
     answers: str | None = None  # a form's submit_id: this text answers that step, or none
+    tz: str | None = None  # the user's time zone as the platform knows it (Slack's profile)
 
     @classmethod
     def say(cls, key: ConversationKey, text: str, **kw: object) -> Incoming:

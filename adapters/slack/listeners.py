@@ -14,6 +14,7 @@ import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any, Protocol, cast
 
 from slack_bolt.async_app import AsyncApp
@@ -57,6 +58,7 @@ class Handlers:
         self._locks: dict[ConversationKey, list[Any]] = {}  # key -> [lock, waiting]
         self._dms: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._dm_cache_size = dm_cache_size
+        self._tz: OrderedDict[ConversationKey, str | None] = OrderedDict()
 
     def register(self, app: AsyncApp) -> None:
         app.event("message")(self.on_message)
@@ -184,6 +186,7 @@ class Handlers:
         """The engine's answer, then (unless it was a duplicate) the pressed message updated and
         the replies posted: one user's turns go out in the order they came in."""
         async with self.in_order(event.key):
+            event = replace(event, tz=await self._profile_tz(client, event.key))
             replies = await self.engine.handle(event)
             if not replies:
                 return
@@ -193,6 +196,22 @@ class Handlers:
                 await self.outbox.deliver(client, channel, replies)
             except FAILURES as exc:
                 log.warning("could not deliver a reply: %s", error_code(exc))
+
+    async def _profile_tz(self, client: AsyncWebClient, key: ConversationKey) -> str | None:
+        """The time zone on the user's Slack profile (users.info), once per user per process;
+        the engine offers it as the default when they set up nudges."""
+        if key in self._tz:
+            return self._tz[key]
+        tz = None
+        try:
+            response = await client.users_info(user=key.user)
+            tz = ((response.get("user") or {}).get("tz")) or None
+        except FAILURES as exc:
+            log.info("users.info unavailable (%s); the user will be asked", error_code(exc))
+        self._tz[key] = tz
+        while len(self._tz) > self._dm_cache_size:
+            self._tz.popitem(last=False)
+        return tz
 
     @asynccontextmanager
     async def in_order(self, key: ConversationKey) -> AsyncIterator[None]:

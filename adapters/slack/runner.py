@@ -38,7 +38,7 @@ log = logging.getLogger("rebound.slack")
 
 PATH = "/slack/events"
 # What the bot needs, and nothing more (see adapters/slack/README.md for why each).
-BOT_SCOPES = ("chat:write", "commands", "im:history", "im:write", "files:write")
+BOT_SCOPES = ("chat:write", "commands", "im:history", "im:write", "files:write", "users:read")
 
 
 def library_logger() -> logging.Logger:

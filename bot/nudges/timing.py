@@ -66,6 +66,14 @@ def _hhmm(value: str) -> time:
     return time(int(hour), int(minute))
 
 
+def valid_timezone(name: str) -> bool:
+    try:
+        zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def local_datetime(day: date, at: str, tz: str) -> datetime:
     """`at` on `day` in `tz`, as aware UTC. With fold=0 (PEP 495) a time inside the spring-
     forward gap maps past the gap, and a repeated autumn time means its first occurrence."""

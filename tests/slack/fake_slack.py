@@ -43,6 +43,7 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=lambda: {"xoxb-test-token": TEAM})
     oauth_answer: dict[str, Any] = field(default_factory=dict)
+    profile_tz: dict[str, str] = field(default_factory=dict)  # user -> tz on their profile
     server: TestServer | None = None
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     socket_ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -126,6 +127,13 @@ class FakeSlack:
 
     def _channel_for(self, channel: str) -> str:
         return self.dm_id(channel) if channel.startswith("U") else channel
+
+    def _users_info(self, params: dict[str, Any], token: str) -> dict[str, Any]:
+        user = str(params["user"])
+        profile: dict[str, Any] = {"id": user, "name": "someone"}
+        if user in self.profile_tz:
+            profile |= {"tz": self.profile_tz[user], "tz_label": "Local Time", "tz_offset": 0}
+        return {"ok": True, "user": profile}
 
     def _auth_test(self, params: dict[str, Any], token: str) -> dict[str, Any]:
         team = self.tokens.get(token)
