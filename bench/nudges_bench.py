@@ -43,13 +43,30 @@ def fill(url: str, n: int) -> None:
             rows = range(start, min(n, start + 10_000))
             conn.execute(
                 insert(users),
-                [{"user_key": f"bench::u{i}", "created_at": NOW, "profile": {}, "timezone": "UTC"}
-                 for i in rows],
+                [
+                    {
+                        "user_key": f"bench::u{i}",
+                        "created_at": NOW,
+                        "profile": {},
+                        "timezone": "UTC",
+                    }
+                    for i in rows
+                ],
             )
             conn.execute(
                 insert(timers),
-                [{"id": uuid.uuid4().hex, "user_key": f"bench::u{i}", "kind": "walk_checkback",
-                  "due_at": NOW, "payload": {}, "status": "pending", "attempts": 0} for i in rows],
+                [
+                    {
+                        "id": uuid.uuid4().hex,
+                        "user_key": f"bench::u{i}",
+                        "kind": "walk_checkback",
+                        "due_at": NOW,
+                        "payload": {},
+                        "status": "pending",
+                        "attempts": 0,
+                    }
+                    for i in rows
+                ],
             )
     engine.dispose()
 
@@ -68,8 +85,10 @@ async def run(url: str, n: int, batch: int) -> None:
     elapsed = time.perf_counter() - t0
     await store.close()
     assert stats.sent == n == len(sender.sent), (stats, len(sender.sent))
-    print(f"scheduler: {stats.sent:,} nudges claimed, rendered, sent and settled in "
-          f"{elapsed:.1f} s ({stats.sent / elapsed:,.0f}/s), batch {batch}")
+    print(
+        f"scheduler: {stats.sent:,} nudges claimed, rendered, sent and settled in "
+        f"{elapsed:.1f} s ({stats.sent / elapsed:,.0f}/s), batch {batch}"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak:.0f} MiB; python {sys.version.split()[0]}")
 
