@@ -296,40 +296,11 @@ async def load_entry(ctx: ActionContext) -> None:
     ctx.data["entry_date"] = row["created_at"][:10] if row else None
 
 
-@action("recent_entries")
-async def list_entries(ctx: ActionContext) -> None:
-    rows = await ctx.store.recent(ctx.user, "journal_entries", limit=5)
-    ctx.data["recent_entries"] = [
-        {"date": r["created_at"][:10], "text": r["text"], "reread": r.get("reread_note") or ""}
-        for r in rows
-    ]
-
-
-@action("open_actions")
-async def list_actions(ctx: ActionContext) -> None:
-    rows = await ctx.store.recent(ctx.user, "action_items", limit=20)
-    ctx.data["open_actions"] = [
-        {"id": r["id"], "label": r["text"], "due": r.get("due_on") or ""}
-        for r in rows
-        if not r.get("done_at")
-    ][:10]
-
-
 @action()
 async def complete_action(ctx: ActionContext) -> None:
     chosen = ctx.data.get("action_done")
     if chosen:
         ctx.writes.append(Change("action_items", chosen, {"done_at": ctx.now}))
-
-
-@action()
-async def export_data(ctx: ActionContext) -> None:
-    data = await ctx.store.export(ctx.user)
-    body = json.dumps(data, indent=2, ensure_ascii=False, default=str).encode()
-    stamp = ctx.now.strftime("%Y%m%d-%H%M%S")
-    ctx.files.append(
-        FileOut(name=f"rebound-export-{stamp}.json", data=body, mime="application/json")
-    )
 
 
 @action()
