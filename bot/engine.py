@@ -145,7 +145,7 @@ class Engine:
                     platform=event.key.platform,
                 )
                 await self._run(user, event, turn)
-                if not turn.changed and event.event_id is None:
+                if not turn.changed and not turn.writes and event.event_id is None:
                     return self._finish(turn, event)
                 outcome = await self.store.commit(
                     Commit(
@@ -228,11 +228,8 @@ class Engine:
             await self._choice(user, turn, event.choices)
         elif event.kind is Kind.TIMER:
             await self._offer_timer(user, turn, event.text)
-        elif event.answers and event.answers != turn.state.get("step"):
-            turn.changed = False
-            self._reprompt(user, turn, "stale_form")
         else:
-            await self._text_in(user, turn, event.text)
+            await self._text_in(user, turn, event.text, event.answers)
         await self._offer_due_timers(user, turn)
 
     async def _command(self, user: str, turn: _Turn, name: str) -> None:
@@ -303,17 +300,24 @@ class Engine:
         picked = [c.rpartition(":")[2] for c in choice_ids if c.rpartition(":")[0] == step.id]
         await self._answer(user, turn, step, picked)
 
-    async def _text_in(self, user: str, turn: _Turn, raw: str) -> None:
+    async def _text_in(
+        self, user: str, turn: _Turn, raw: str, answers: str | None = None
+    ) -> None:
         text = clean_text(raw)
         if not text:
             turn.changed = False
             self._reprompt(user, turn, "empty")
             return
+        # Safety first: even a message that is too long, or a form for an old question, is read.
+        if self.screen is not None and await self._screened(user, turn, text[: 4 * MAX_TEXT]):
+            return
         if len(text) > MAX_TEXT:
             turn.changed = False
             self._reprompt(user, turn, "too_long", limit=MAX_TEXT, length=len(text))
             return
-        if self.screen is not None and await self._screened(user, turn, text):
+        if answers and answers != turn.state.get("step"):
+            turn.changed = False
+            self._reprompt(user, turn, "stale_form")
             return
         step = self._current(turn)
         if step is None:

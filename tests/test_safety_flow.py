@@ -168,3 +168,29 @@ async def test_json_replies_carry_the_safety_outcome(chat: FakeChat) -> None:
 
     replies = await chat.say("i wanna unalive myself")
     assert {reply_to_json(r).get("safety") for r in replies} == {"crisis"}
+
+
+async def test_a_crisis_in_a_message_too_long_to_keep_is_still_answered(chat: FakeChat) -> None:
+    story = "The interview went on and on. " * 150 + "I want to end my life tonight."
+    assert len(story) > 4000
+    replies = await chat.say(story)
+    assert {r.safety for r in replies} == {"crisis"}
+
+
+async def test_a_crisis_written_in_a_form_for_an_old_question_is_still_answered(
+    chat: FakeChat, store: SqlStore
+) -> None:
+    from bot.events import Incoming
+
+    await at_feelings(chat)
+    replies = await chat.send(Incoming.say(chat.key, CRISIS, answers="feel.journal"))
+    assert {r.safety for r in replies} == {"crisis"}
+    assert [e["level"] for e in (await exported(store, chat))["safety_events"]] == ["crisis"]
+
+
+async def test_distress_in_a_too_long_message_is_acknowledged_and_kept(
+    chat: FakeChat, store: SqlStore
+) -> None:
+    replies = await chat.say("I feel completely hopeless. " + "x" * 4100)
+    assert replies[0].safety == "distress"
+    assert [e["level"] for e in (await exported(store, chat))["safety_events"]] == ["distress"]
