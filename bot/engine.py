@@ -300,9 +300,7 @@ class Engine:
         picked = [c.rpartition(":")[2] for c in choice_ids if c.rpartition(":")[0] == step.id]
         await self._answer(user, turn, step, picked)
 
-    async def _text_in(
-        self, user: str, turn: _Turn, raw: str, answers: str | None = None
-    ) -> None:
+    async def _text_in(self, user: str, turn: _Turn, raw: str, answers: str | None = None) -> None:
         text = clean_text(raw)
         if not text:
             turn.changed = False
@@ -332,6 +330,10 @@ class Engine:
             picked = self._match_options(turn, step, text)
             if picked:
                 await self._answer(user, turn, step, picked)
+                return
+            if step.text_as and len(text.split()) >= 4:  # they told us in their own words
+                turn.data[step.text_as] = text
+                turn.replies.append(self._render(turn, step))
                 return
             turn.changed = False
             hint = "not_a_number" if step.ask == "number" else "pick_option"

@@ -125,6 +125,7 @@ class Step:
     form: dict[str, Any] | None = None  # {"title", "label", "initial" (template)}
     skip: bool = False  # an optional answer: offers a "skip" choice
     options_from: str | None = None  # answers[name]: a list of {id, label} made by an action
+    text_as: str | None = None  # on a choice step: words that match no option are kept here
     breathing: dict[str, float] | None = None
 
     def option(self, option_id: str) -> Option | None:
@@ -355,6 +356,7 @@ _STEP_KEYS = frozenset(
         "skip",
         "breathing",
         "options_from",
+        "text_as",
     }
 )
 
@@ -411,6 +413,7 @@ def _parse_flow(loader: _Loader, name: str, path: Path, doc: dict[str, Any]) -> 
             loader.err(where, "a step that asks nothing can only offer options with next/command")
         step.save_as = raw.get("save_as")
         step.options_from = raw.get("options_from")
+        step.text_as = raw.get("text_as")
         if ask in ("text", "number", "date", "multi") and not step.save_as:
             loader.err(where, f"ask: {ask} needs save_as")
         step.prepare = _parse_actions(loader, where, raw.get("prepare"))
@@ -514,6 +517,7 @@ def _check_variables(
         answers |= names
     for flow in flows.values():
         answers |= {s.save_as for s in flow.steps.values() if s.save_as}
+        answers |= {s.text_as for s in flow.steps.values() if s.text_as}
     known = answers | GLOBALS | set(data)
     env = loader.env
 
