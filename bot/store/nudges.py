@@ -6,6 +6,7 @@ on SQLite one scheduler runs (its single writer serialises claims anyway).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -85,7 +86,8 @@ class NudgeQueries:
             # One statement: take the day's slot for this kind unless someone already has it.
             taken = select(other.c.id).where(other.c.day_key == day_key).exists()
             try:
-                with conn.begin_nested() if conn.dialect.name == "postgresql" else _null():
+                nested = conn.dialect.name == "postgresql"
+                with conn.begin_nested() if nested else contextlib.nullcontext():
                     done = conn.execute(
                         stmt.where(~taken).values(status=status, lease_until=None, **values)
                     ).rowcount
@@ -125,11 +127,3 @@ class NudgeQueries:
                 update(u).where(u.c.user_key == user).values(unreachable_since=now)
             )
         )
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
