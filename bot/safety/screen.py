@@ -27,10 +27,17 @@ How a message is read
    The result is lower-case words separated by single spaces, padded with a space each end.
 2. **Match**: every rule is one compiled regular expression over the normalised text. Crisis
    rules run first, in file order; the first match that survives the checks below decides.
+   A rule may list ``needs``: words at least one of which every match contains; the rule is
+   skipped, without running its expression, when the message has none of them (a speed-up
+   for co-occurrence rules whose patterns open on common words).
 3. **Check each match** against the words before it, in the same sentence or clause:
 
    * *reported speech*: inside quotes or right after "says/said/sings/..." with someone
-     else as the speaker -> not the writer's own statement (someone close -> third party);
+     else as the speaker -> not the writer's own statement (someone close -> third party).
+     A thought verb with its subject left out ("went to the bridge and just stood there
+     thinking how easy it would be ...") is the writer's when nobody else is in the clause;
+   * *second-hand*: a relative of a friend, colleague or neighbour ("my friend's cousin") is
+     an acquaintance, not someone close;
    * *third-person subject*: "he wants to end it all", "people who commit suicide" -> not
      the writer (unless the match itself says "me/my/myself/I");
    * *negation*: a denial right before the match ("not", "never", "don't", "won't" with at
@@ -122,6 +129,7 @@ class Rule:
     quiet_when_joking: bool = False
     quiet_in_media: bool = False
     quiet_near: re.Pattern[str] | None = None
+    needs: frozenset[str] | None = None
     fires: tuple[str, ...] = ()
     quiet: tuple[str, ...] = ()
 
@@ -301,6 +309,7 @@ class _Normaliser:
 # ---------------------------------------------------------------------------------------------
 
 _ID: Final = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+")
+_NEEDS_WORD: Final = re.compile(r"[a-z0-9]+")
 _MACRO: Final = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _TOP_KEYS: Final = frozenset({"version", "normalise", "macros", "context", "rules"})
 _RULE_KEYS: Final = frozenset(
@@ -318,6 +327,7 @@ _RULE_KEYS: Final = frozenset(
         "quiet_in_media",
         "quiet_near",
         "examples",
+        "needs",
     }
 )
 _FLAGS: Final = (
@@ -343,6 +353,10 @@ _CONTEXT_LISTS: Final = (
     "joking",
     "media_words",
     "stranger_words",
+    "determiners",
+    "thought_verbs",
+    "second_hand_owners",
+    "relations",
 )
 # Look back at most this many characters for negation, speakers and subjects: keeps the
 # per-match work bounded, so screening stays linear on long messages.
@@ -520,6 +534,16 @@ def _load_rule(raw: Any, index: int, macros: Mapping[str, str], norm: _Normalise
         if regex.search("  ") or regex.search(" . , ") or regex.search(' " '):
             raise _fail(where, "a pattern matches empty text")
 
+    needs = None
+    if "needs" in raw:
+        words = _str_list(raw.get("needs"), where, "needs")
+        bad = [w for w in words if not _NEEDS_WORD.fullmatch(w)]
+        if bad:
+            raise _fail(where, f"needs: {bad[0]!r} must be one normalised word (a-z, 0-9)")
+        if regex is None:
+            raise _fail(where, "needs is only for rules with patterns or phrases")
+        needs = frozenset(words)
+
     near = _str_list(raw.get("quiet_near"), where, "quiet_near", allow_empty=True)
     quiet_near = None
     if near:
@@ -548,6 +572,7 @@ def _load_rule(raw: Any, index: int, macros: Mapping[str, str], norm: _Normalise
         pattern=regex,
         derived=derived,
         quiet_near=quiet_near,
+        needs=needs,
         fires=tuple(fires),
         quiet=tuple(quiet),
         **flags,
@@ -568,13 +593,20 @@ _CLOSE: Final = 3  # about someone close to the writer (friend, family, colleagu
 class _Message:
     """One normalised message plus facts the checks share, computed on first use."""
 
-    __slots__ = ("joking", "media", "quotes", "text")
+    __slots__ = ("joking", "media", "quotes", "text", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.quotes: list[list[Any]] | None = None  # [start, end, classification or None]
         self.joking: bool | None = None
         self.media: bool | None = None
+        self.tokens: frozenset[str] | None = None  # the message's words, for `needs`
+
+    def lacks(self, needs: frozenset[str]) -> bool:
+        """True when none of ``needs`` is a word of the message (the rule cannot match)."""
+        if self.tokens is None:
+            self.tokens = frozenset(self.text.split())
+        return needs.isdisjoint(self.tokens)
 
 
 class RuleSet:
@@ -631,7 +663,15 @@ class RuleSet:
         self._stranger = _compile(rf" (?:{words('stranger_words')})(?= )", "context.stranger_words")
         self._joking = _compile(rf" (?:{words('joking')})(?= )", "context.joking")
         self._speakers = frozenset(context["first_person_speakers"])
+        # Plain-word third-person subjects ("he", "guy", "who", "character"), for _who.
+        self._others = frozenset(
+            w for w in context["third_person_subjects"] if re.fullmatch(r"[a-z]+", w)
+        )
         self._close = frozenset(context["close_words"])
+        self._determiners = frozenset(context["determiners"])
+        self._thought_verbs = frozenset(context["thought_verbs"])
+        self._second_hand_owners = frozenset(context["second_hand_owners"])
+        self._relations = frozenset(context["relations"])
         self._media = frozenset(context["media_words"])
         self._pronouns = frozenset({"he", "she", "they", "hes", "shes", "theyre", "theyve"})
 
@@ -646,7 +686,7 @@ class RuleSet:
         msg = _Message(norm)
         denied = close = False
         for rule in self._crisis:
-            if rule.pattern is None:
+            if rule.pattern is None or (rule.needs is not None and msg.lacks(rule.needs)):
                 continue
             for m in rule.pattern.finditer(norm):
                 outcome = self._check(rule, msg, m)
@@ -661,7 +701,7 @@ class RuleSet:
                 rule.derived == "third_party_crisis" and close
             ):
                 return Screening(rule.level, rule.id)
-            if rule.pattern is None:
+            if rule.pattern is None or (rule.needs is not None and msg.lacks(rule.needs)):
                 continue
             for m in rule.pattern.finditer(norm):
                 if self._check(rule, msg, m) == _FIRE:
@@ -706,7 +746,7 @@ class RuleSet:
         else:
             frame = self._report_end.search(sentence)
             if frame:
-                who = self._who(sentence[: frame.start() + 1].split())
+                who = self._who(sentence[: frame.start() + 1].split(), frame.group())
                 if who != _FIRE:
                     return who
         if not self._first_person.search(matched):
@@ -720,7 +760,7 @@ class RuleSet:
                 return _FIRE  # "I'm someone who always wants to die": the writer
             if subject:
                 words = clause.split()
-                if not self._close.isdisjoint(words):
+                if self._is_close(words):
                     return _CLOSE
                 if subject.group("subj") in self._pronouns and not self._is_media(msg):
                     return _SKIP if self._about_stranger(sentence) else _CLOSE
@@ -729,7 +769,7 @@ class RuleSet:
             if relative:
                 before_who = clause[: relative.start("ante")] + " " + relative.group("ante")
                 if not self._writer_is_antecedent(before_who):
-                    return _CLOSE if not self._close.isdisjoint(clause.split()) else _SKIP
+                    return _CLOSE if self._is_close(clause.split()) else _SKIP
         return _FIRE
 
     @staticmethod
@@ -740,20 +780,51 @@ class RuleSet:
 
     def _about_stranger(self, sentence: str) -> bool:
         """An indefinite stranger ("a guy", "some woman") and nobody close in the sentence."""
-        return self._stranger.search(sentence) is not None and self._close.isdisjoint(
-            sentence.split()
-        )
+        return self._stranger.search(sentence) is not None and not self._is_close(sentence.split())
 
-    def _who(self, words: list[str]) -> int:
-        """Classify the speaker of reported speech from the words before the speech verb."""
+    def _is_close(self, words: list[str]) -> bool:
+        """A close word ("my", "our") that is not second-hand: "my friend's cousin" and "my
+        coworker's brother" are acquaintances of someone close, not close to the writer."""
+        for i, word in enumerate(words):
+            if word in self._close:
+                owner = words[i + 1 : i + 2]
+                relation = words[i + 2 : i + 3]
+                if not (
+                    owner
+                    and owner[0] in self._second_hand_owners
+                    and relation
+                    and relation[0] in self._relations
+                ):
+                    return True
+        return False
+
+    def _who(self, words: list[str], frame: str = "") -> int:
+        """Classify the speaker of reported speech from the words before the speech verb
+        (``frame`` is the verb phrase itself: "said", "stood there thinking" ...)."""
         for i in range(len(words) - 1, -1, -1):
             if words[i] in {".", ",", '"'}:
                 words = words[i + 1 :]
                 break
-        words = words[-3:]
+        clause, words = words, words[-3:]
         if not words or not self._speakers.isdisjoint(words):
             return _FIRE  # "I said ..." or no subject at all: the writer's own words
-        return _CLOSE if not self._close.isdisjoint(words) else _SKIP
+        if self._is_close(words):
+            return _CLOSE
+        # "I went to the bridge and just stood there thinking ...", "stood on the footbridge
+        # thinking ...": the thinker is left out, and nobody but the writer could be it (no
+        # third-person subject, and the clause does not open on a noun phrase such as "the
+        # recruiter" or "a guy I met"). Only for thoughts: speech usually names its speaker.
+        if (
+            not self._thought_verbs.isdisjoint(frame.split())
+            and self._others.isdisjoint(clause)
+            and clause[0] not in self._determiners
+        ):
+            return _FIRE
+        # "my friend went to the bridge and stood there thinking ...": someone close.
+        for i, word in enumerate(clause[:-1]):
+            if word in self._close and not self._others.isdisjoint(clause[i + 1 : i + 3]):
+                return _CLOSE if self._is_close(clause[i:]) else _SKIP
+        return _SKIP
 
     def _quote_frame(self, msg: _Message, pos: int) -> int | None:
         """None if pos is not inside quotes; otherwise how to treat the quoted words."""
@@ -791,7 +862,7 @@ class RuleSet:
         before = text[(sent_start + 2 if sent_start >= 0 else max(0, start - _WINDOW)) : start + 1]
         frame = self._report_end.search(before)
         if frame:
-            return self._who(before[: frame.start() + 1].split())
+            return self._who(before[: frame.start() + 1].split(), frame.group())
         after = self._report_start.search(text[end + 2 : end + 2 + _WINDOW])
         if after:
             who = after.group("who") or after.group("who2") or ""

@@ -60,6 +60,20 @@ def test_every_rule_has_positive_and_negative_examples() -> None:
     assert not missing_quiet, f"rules without a `quiet` example: {missing_quiet}"
 
 
+def test_needs_never_hides_a_match() -> None:
+    """A rule with `needs` is skipped when the message has none of those words. On every text
+    this file and rules.yaml know, a match of the rule's patterns must include one of them."""
+    texts = [t for r in RULES for t in (*r.fires, *r.quiet)]
+    texts += MUST_BE_CRISIS + MUST_BE_DISTRESS + IDIOMS + [t for t, _, _ in JUDGMENT_CALLS]
+    for rule in RULES:
+        if rule.needs is None or rule.pattern is None:
+            continue
+        for text in texts:
+            norm = normalise(text)
+            if rule.pattern.search(norm):
+                assert not rule.needs.isdisjoint(norm.split()), (rule.id, text)
+
+
 def test_rule_ids_are_stable_and_namespaced_by_level() -> None:
     for rule in RULES:
         assert rule.id.split(".")[0] == rule.level.value
@@ -137,6 +151,28 @@ MUST_BE_CRISIS = [
     "I won't be a problem to anyone much longer",
     "I have my sleeping pills lined up on the nightstand",
     "I'm standing on the ledge of the car park",
+    # round three families, each in wording of its own (not copied from any evaluation set)
+    "if the offer falls through on friday im ending it",  # conditional intent
+    "two more weeks and if nothing comes I'm ending it all",
+    "i am decide to finish my life, sorry for bad english",  # learners' English
+    "honestly it's better for my parents if I die",
+    "i rather be dead than keep being this useless",
+    "i want out. out of life, not out of the industry",
+    "I want to leave this world quietly",
+    "just want to disappear forever and not come back",
+    "done with life now",
+    "how much of my insulin would it take",  # means
+    "keep thinking about lying down on the railway tracks",
+    "part of me wants to steer into the oncoming traffic on the motorway",
+    "wish a truck would hit me on the way to the job centre",
+    "left my bank details and logins with my brother for when I'm gone",  # arrangements
+    "the dog's going to my aunt and everything is taken care of. I'm at peace now",
+    "he's going to pay. I know which train he gets home",  # harm to others
+    "got a hammer in my backpack and she's going to regret what she did",
+    "bought a handgun after they sacked me, not for protection",
+    "smashed my hand into the mirror until my knuckles were bleeding",  # deliberate injury
+    "this might be my last message. thanks for putting up with me",  # final words
+    "not going to be around for round 5. or any round",
 ]
 
 
@@ -156,6 +192,19 @@ MUST_BE_DISTRESS = [
     "I can't take this anymore",
     "nothing will ever get better",
     "I hate myself",
+    # round three families
+    "haven't slept properly in over a fortnight, lying awake all night",
+    "no appetite at all since the call",
+    "my chest goes tight whenever the phone rings",
+    "heart hammering all night about the mortgage",
+    "I feel like such a drain on my wife",
+    "nobody to talk to about any of this",
+    "I just lie and stare at the ceiling for hours",
+    "zero energy and zero motivation since the redundancy",
+    "petrified I'll never work again",
+    "cried in the shower for an hour",
+    "I don't know how to carry on with this",
+    "don't think I can keep doing this anymore",
 ]
 
 
@@ -221,6 +270,28 @@ IDIOMS = [
     "I'm a fraud investigator, any tips for the panel?",
     "my goodbye email to the team goes out Friday, last day",
     "f*ck this job market",
+    # round three: the everyday senses of the new families' words
+    "the train was late and I missed the start of the assessment",
+    "my insulin pump beeped halfway through the interview",
+    "passwords for the new job portal keep expiring",
+    "I'll make him pay for lunch, he lost the bet",
+    "I'd rather die than sing karaoke at the team night lol",
+    "I'd rather die than do another unpaid take-home",
+    "I could kill myself laughing at that interview question",
+    "I'm ending it with this recruiter, they never call back",
+    "what do I want out of life? good question for my coach",
+    "I want to disappear to a cabin for a month after this",
+    "done with living out of a suitcase, I want a local job",
+    "found a sitter for the cat while I'm at the assessment centre",
+    "I know where he parks, I'll ask him to move his car",
+    "bought a nail gun for the shed, DIY keeps me sane",
+    "I punched the air when they called with the offer",
+    "this is my last message for today, talk tomorrow",
+    "thanks for everything, I got the job! deleting the app now",
+    "I'm at peace with the rejection, onwards",
+    "the podcast host talked about her brother's overdose",
+    "my coworker's cousin took his own life years ago, we run a fundraiser",
+    "stepped off the train and walked straight into the interview",
     "",
     "   ",
     "🙂",
@@ -281,6 +352,39 @@ JUDGMENT_CALLS = [
     ("I'm bringing a gun to the office lol", Level.CRISIS, "crisis.harm_others_weapon"),
     ("I'll kill him if he's late again", Level.NONE, None),
     ("I don't want to hurt anyone", Level.NONE, None),
+    # "rather die than <X>" is an idiom; "rather be dead" is a statement unless it laughs
+    ("I'd rather die than sing karaoke lol", Level.NONE, None),
+    ("I'd rather die than tell my parents, and I mean that", Level.CRISIS, "crisis.passive_wish"),
+    ("I'd rather be dead than face another rejection", Level.CRISIS, "crisis.rather_dead"),
+    ("I'd rather be dead than wear a tie lol", Level.NONE, None),
+    ("I could kill myself laughing", Level.NONE, None),
+    # two signals, never one
+    ("make him pay", Level.NONE, None),
+    (
+        "I'm going to make him pay. I know where he parks",
+        Level.CRISIS,
+        "crisis.harm_others_signals",
+    ),
+    ("I'm at peace with it", Level.NONE, None),
+    ("rehomed the cat and I'm at peace with it", Level.CRISIS, "crisis.final_arrangements"),
+    # a left-out thinker is the writer when nobody else is in the clause
+    (
+        "went to the viaduct and stood there thinking how easy it would be to go over",
+        Level.CRISIS,
+        "crisis.method_seeking",
+    ),
+    (
+        "the guy in the film stood there thinking how easy it would be to go over",
+        Level.NONE,
+        None,
+    ),
+    # second-hand relations are acquaintances; family chains stay close
+    ("my friend's cousin tried to kill himself", Level.NONE, None),
+    ("my sister's husband tried to kill himself", Level.DISTRESS, "distress.third_party"),
+    ("my brother's overdose still haunts me", Level.DISTRESS, "distress.third_party"),
+    # "can't do this anymore" is distress; about life itself it is crisis
+    ("I can't do this anymore", Level.DISTRESS, "distress.cant_cope"),
+    ("I can't do life anymore", Level.CRISIS, "crisis.not_exist"),
 ]
 
 
@@ -471,12 +575,20 @@ def test_the_shipped_rules_file_loads() -> None:
         (lambda d: d["macros"].update(LOOP="{LOOP}x"), "LOOP"),
         (lambda d: d["context"].pop("negation_cues"), "negation_cues"),
         (lambda d: d["context"].pop("stranger_words"), "stranger_words"),
+        (lambda d: d["context"].pop("thought_verbs"), "thought_verbs"),
         (lambda d: _rule(d, "crisis.farewell").update(quiet_near=["(unclosed"]), "crisis.farewell"),
         (lambda d: _rule(d, "crisis.farewell").update(quiet_near=["(?:x)?"]), "crisis.farewell"),
         (lambda d: _rule(d, "crisis.farewell").update(quiet_near="slack"), "crisis.farewell"),
         (lambda d: d["normalise"].update(spelling={}), "normalise"),
         (lambda d: d["normalise"].update(typo_swaps=["Want"]), "typo_swaps"),
         (lambda d: d["normalise"].update(sensitive_words=["s*icide"]), "sensitive_words"),
+        (lambda d: _rule(d, "crisis.not_exist").update(needs=["two words"]), "crisis.not_exist"),
+        (lambda d: _rule(d, "crisis.not_exist").update(needs=[]), "crisis.not_exist"),
+        (lambda d: _rule(d, "crisis.not_exist").update(needs="life"), "crisis.not_exist"),
+        (
+            lambda d: _rule(d, "distress.denied_crisis").update(needs=["x"]),
+            "distress.denied_crisis",
+        ),
     ],
 )
 def test_malformed_rules_fail_loudly_naming_the_rule(mutate: Any, message: str) -> None:
@@ -513,6 +625,10 @@ ADVERSARIAL = {
     "split words": ("sui cide " * 450)[:4000],
     "gap anchors": ("looking at the bridge letters garage " * 120)[:4000],
     "relative clauses": ("a guy who went and " * 220)[:4000],
+    "revenge lines": ("make him pay " * 400)[:4000],
+    "arrangements": ("passwords for after im at peace " * 200)[:4000],
+    "framed means": ("keep imagining stepping onto " * 200)[:4000],
+    "final calm": ("its time . im ready to go " * 200)[:4000],
 }
 
 
@@ -549,7 +665,16 @@ def test_screening_stays_linear_on_new_rule_families() -> None:
     matching is linear and sixty-four times when it is quadratic; the bound sits far from both
     so that a busy machine does not make the test flaky (the minimum of several runs is used).
     """
-    for unit in ("letters where ", "a guy who went and ", "s*i*c*i*d*e*a ", "im a burden "):
+    for unit in (
+        "letters where ",
+        "a guy who went and ",
+        "s*i*c*i*d*e*a ",
+        "im a burden ",
+        "make him pay ",
+        "passwords for after ",
+        "keep imagining stepping onto ",
+        "stood there thinking ",
+    ):
         short, long = (unit * 100)[:1000], (unit * 800)[:8000]
         t_short = min(_per_call_us(short, 2) for _ in range(5))
         t_long = min(_per_call_us(long, 2) for _ in range(5))
