@@ -34,6 +34,7 @@ MAX_SELECT = 100
 MAX_CHECKBOXES = 10
 MAX_VALUE = 2000  # a button's value
 MAX_OPTION_VALUE = 150
+MAX_ELEMENTS = 25  # per actions block
 MAX_INPUT = 3000
 MAX_MODAL_TITLE = 24
 MAX_FALLBACK = 3000
@@ -189,8 +190,9 @@ def _is_command(choice: Choice) -> bool:
 
 def multi_blocks(choices: tuple[Choice, ...]) -> list[dict[str, Any]]:
     """Checkboxes (ten to a group) and a Done button that sends every ticked option at once."""
-    boxes = [c for c in choices if not _is_command(c)]
-    others = tuple(c for c in choices if _is_command(c))
+    # An id too long for a checkbox value becomes a button of its own (still reachable).
+    boxes = [c for c in choices if not _is_command(c) and len(c.id) <= MAX_OPTION_VALUE]
+    others = tuple(c for c in choices if c not in boxes)
     blocks: list[dict[str, Any]] = [
         {
             "type": "actions",
@@ -213,8 +215,19 @@ def multi_blocks(choices: tuple[Choice, ...]) -> list[dict[str, Any]]:
         "value": "done",
     }
     extra = [_button(f"{CHOICE}{i}", c) for i, c in enumerate(others)]
-    blocks.append({"type": "actions", "block_id": SUBMIT, "elements": [done, *extra]})
-    return blocks
+    return blocks + _action_rows(SUBMIT, [done, *extra] if boxes else extra)
+
+
+def _action_rows(block_id: str, elements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Actions blocks of at most 25 elements each (Slack's limit), with unique block ids."""
+    return [
+        {
+            "type": "actions",
+            "block_id": block_id if k == 0 else f"{block_id}.{k}",
+            "elements": elements[k : k + MAX_ELEMENTS],
+        }
+        for k in range(0, len(elements), MAX_ELEMENTS)
+    ]
 
 
 def form_blocks(form: Form, choices: tuple[Choice, ...]) -> list[dict[str, Any]]:
@@ -240,7 +253,7 @@ def form_blocks(form: Form, choices: tuple[Choice, ...]) -> list[dict[str, Any]]
         "value": json.dumps(meta, ensure_ascii=False)[:MAX_VALUE],
     }
     extra = [_button(f"{CHOICE}{i}", c) for i, c in enumerate(choices)]
-    blocks.append({"type": "actions", "block_id": FORM, "elements": [button, *extra]})
+    blocks += _action_rows(FORM, [button, *extra])
     blocks.append(_context(UI["or_type"], "rebound.hint"))
     return blocks
 

@@ -81,6 +81,8 @@ def json_to_event(raw: str) -> Incoming:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise BadLine(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except (ValueError, RecursionError):  # absurd nesting or number sizes
+        raise BadLine("not a JSON line Rebound can read") from None
     if not isinstance(obj, dict) or "user" not in obj:
         raise BadLine('expected an object with "user" and one of "text", "choice", "command"')
     key = ConversationKey(PLATFORM, str(obj["user"]))

@@ -54,7 +54,7 @@ async def run_json(
                     reply_to_json(r, save_file(r, files_dir, event.key.user)) for r in replies
                 ]
             }
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.write(json.dumps(out) + "\n")  # ASCII: no line separator can split a line
         stdout.flush()
 
 
