@@ -134,12 +134,18 @@ async def open_loop(users: int, rate: float, synchronous: str) -> list[float]:
         remaining = total
 
         lasts: dict[ConversationKey, list] = {}
+        previous: dict[ConversationKey, asyncio.Future] = {}
 
         async def one(arrival: float, who: ConversationKey, i: int) -> None:
             nonlocal remaining
             kind, value = JOURNEY[i]
+            before = previous.get(who)
+            mine = previous[who] = loop.create_future()
+            if before is not None:  # a user reads the last reply before tapping (overload)
+                await before
             replies = await engine.handle(event(who, kind, value, lasts.get(who, [])))
             lasts[who] = replies
+            mine.set_result(None)
             latencies.append(loop.time() - arrival)
             check(replies, f"step {i}")
             remaining -= 1

@@ -9,8 +9,8 @@ version check covers several processes; an event id seen before changes nothing.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
+import pickle
 import re
 import time
 import traceback
@@ -140,7 +140,7 @@ class Engine:
             for _attempt in range(MAX_ATTEMPTS):
                 version, stored_state = await self._load(user)
                 turn = _Turn(
-                    state=copy.deepcopy(stored_state),
+                    state=_copy(stored_state),
                     now=self.clock.now(),
                     platform=event.key.platform,
                 )
@@ -209,7 +209,7 @@ class Engine:
         Reads only; changes nothing."""
         stored = await self.store.load(str(key))
         state = stored.state if stored else {}
-        turn = _Turn(state=copy.deepcopy(state), now=self.clock.now(), platform=key.platform)
+        turn = _Turn(state=_copy(state), now=self.clock.now(), platform=key.platform)
         return Reply(text=self._text("home", turn), choices=self._menu())
 
     # -- a turn -------------------------------------------------------------------------------
@@ -729,6 +729,13 @@ class _NumberOption:
     id: str
     next: tuple[Branch, ...] = ()
     command: None = None
+
+
+def _copy(state: dict[str, Any]) -> dict[str, Any]:
+    """A private copy of a conversation state (plain JSON-like data) for one turn to change:
+    the cached one stays intact if the turn is retried or fails. Pickle is several times
+    faster than copy.deepcopy here."""
+    return pickle.loads(pickle.dumps(state, pickle.HIGHEST_PROTOCOL))
 
 
 def _is_int(text: str) -> bool:
