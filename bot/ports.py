@@ -133,9 +133,11 @@ class NudgeStore(Protocol):
         """Lease up to `limit` due timers of users on these platforms; no other process gets
         them until the lease runs out."""
 
-    async def settle(self, timer_id: str, status: str, **values: Any) -> bool:
-        """Record a claimed timer's outcome (sent, failed, collapsed, stale, blocked...).
-        False if the day's slot for its kind was already taken (it is then collapsed)."""
+    async def settle(self, timer_id: str, status: str, **values: Any) -> None:
+        """Record a claimed timer's outcome (failed, collapsed, stale, blocked...)."""
+
+    async def settle_sent(self, sent: list[tuple[str, str]], now: datetime) -> set[str]:
+        """Mark (timer id, day key) pairs sent in one go; returns the ids collapsed instead."""
 
     async def retry_at(self, timer_id: str, due_at: datetime, attempts: int) -> None: ...
 

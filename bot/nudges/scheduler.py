@@ -108,7 +108,11 @@ class Scheduler:
             by_user: dict[str, list[DueNudge]] = defaultdict(list)
             for due in claimed:
                 by_user[due.user].append(due)
-            await asyncio.gather(*(self._user(rows, now, stats) for rows in by_user.values()))
+            delivered: list[tuple[DueNudge, str]] = []
+            await asyncio.gather(
+                *(self._user(rows, now, stats, delivered) for rows in by_user.values())
+            )
+            await self._settle_delivered(delivered, now, stats)
             if len(claimed) < self.batch:
                 return stats
 
@@ -153,7 +157,28 @@ class Scheduler:
 
     # -- one user's due rows ------------------------------------------------------------------
 
-    async def _user(self, rows: list[DueNudge], now: datetime, stats: PassStats) -> None:
+    async def _settle_delivered(
+        self, delivered: list[tuple[DueNudge, str]], now: datetime, stats: PassStats
+    ) -> None:
+        """Mark what the platforms accepted as sent, in one round trip for the whole batch;
+        one whose day's slot for its kind was taken meanwhile is counted as collapsed."""
+        if not delivered:
+            return
+        collapsed = await self.store.settle_sent([(d.id, key) for d, key in delivered], now)
+        for due, _ in delivered:
+            if due.id in collapsed:
+                stats.collapsed += 1
+            else:
+                stats.sent += 1
+                stats.by_kind[due.kind] += 1
+
+    async def _user(
+        self,
+        rows: list[DueNudge],
+        now: datetime,
+        stats: PassStats,
+        delivered: list[tuple[DueNudge, str]],
+    ) -> None:
         first = rows[0]
         settings = NudgeSettings.from_dict(first.settings)
         tz = first.timezone or "UTC"
@@ -174,10 +199,16 @@ class Scheduler:
             else:
                 newest[due.kind] = due
         for due in newest.values():
-            await self._one(due, now, tz, settings, stats)
+            await self._one(due, now, tz, settings, stats, delivered)
 
     async def _one(
-        self, due: DueNudge, now: datetime, tz: str, settings: NudgeSettings, stats: PassStats
+        self,
+        due: DueNudge,
+        now: datetime,
+        tz: str,
+        settings: NudgeSettings,
+        stats: PassStats,
+        delivered: list[tuple[DueNudge, str]],
     ) -> None:
         if due.kind == "checkin" and (not settings.enabled or not due.timezone):
             await self.store.settle(due.id, "cancelled")
@@ -229,11 +260,7 @@ class Scheduler:
             await self.store.retry_at(due.id, now + timedelta(seconds=delay), attempts)
             stats.retried += 1
             return
-        if await self.store.settle(due.id, "sent", sent_at=now, day_key=day_key):
-            stats.sent += 1
-            stats.by_kind[due.kind] += 1
-        else:
-            stats.collapsed += 1
+        delivered.append((due, day_key))  # marked sent with the rest of the batch
         await self._next_checkin(due, now, tz, settings)
 
     async def _hold(

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.ports import DueNudge
@@ -75,27 +75,46 @@ class NudgeQueries:
 
         return await self._call(claim)
 
-    async def settle(self, timer_id: str, status: str, **values: Any) -> bool:
-        day_key = values.get("day_key")
+    async def settle(self, timer_id: str, status: str, **values: Any) -> None:
+        stmt = update(t).where(t.c.id == timer_id)
+        await self._call(
+            lambda conn: conn.execute(stmt.values(status=status, lease_until=None, **values))
+        )
 
-        def write(conn: Connection) -> bool:
-            stmt = update(t).where(t.c.id == timer_id)
-            if day_key is None:
-                conn.execute(stmt.values(status=status, lease_until=None, **values))
-                return True
-            # One statement: take the day's slot for this kind unless someone already has it.
-            taken = select(other.c.id).where(other.c.day_key == day_key).exists()
+    async def settle_sent(self, sent: list[tuple[str, str]], now: datetime) -> set[str]:
+        """Mark delivered timers sent, taking each one's day slot (`day_key`), in one
+        executemany; those whose slot was already taken are collapsed. Returns their ids."""
+        taken = select(other.c.id).where(other.c.day_key == bindparam("b_key")).exists()
+        stmt = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"), ~taken)
+            .values(status="sent", lease_until=None, sent_at=now, day_key=bindparam("b_key"))
+        )
+        ids = [timer_id for timer_id, _ in sent]
+
+        def write(conn: Connection) -> set[str]:
+            rows = [{"b_id": timer_id, "b_key": key} for timer_id, key in sent]
+            nested = conn.dialect.name == "postgresql"
             try:
-                nested = conn.dialect.name == "postgresql"
                 with conn.begin_nested() if nested else contextlib.nullcontext():
-                    done = conn.execute(
-                        stmt.where(~taken).values(status=status, lease_until=None, **values)
-                    ).rowcount
-            except IntegrityError:  # a racing process took the slot between check and write
-                done = 0
-            if not done:
-                conn.execute(stmt.values(status="collapsed", lease_until=None))
-            return bool(done)
+                    conn.execute(stmt, rows)
+            except IntegrityError:  # a racing process took a slot: one at a time
+                for row in rows:
+                    with (
+                        contextlib.suppress(IntegrityError),
+                        conn.begin_nested() if nested else contextlib.nullcontext(),
+                    ):
+                        conn.execute(stmt, row)
+            left = set(
+                conn.execute(
+                    select(t.c.id).where(t.c.id.in_(ids), t.c.status == "claimed")
+                ).scalars()
+            )
+            if left:
+                conn.execute(
+                    update(t).where(t.c.id.in_(left)).values(status="collapsed", lease_until=None)
+                )
+            return left
 
         return await self._call(write)
 
