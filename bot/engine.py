@@ -257,6 +257,9 @@ class Engine:
                 return
             name = "rebound"
         flow_name = self.catalog.commands.get(name)
+        if flow_name == "crisis":
+            await self._crisis(user, turn)
+            return
         if flow_name is None:
             turn.changed = False
             turn.replies.append(Reply(text=self._text("unknown_command", turn, command=name)))
@@ -349,12 +352,25 @@ class Engine:
         level = str(self.screen(text).level)
         if level not in ("crisis", "distress"):
             return False
-        turn.writes.append(Add("safety_events", {"id": new_id(), "level": level, "at": turn.now}))
-        turn.safety = level
         if level == "distress":
+            self._safety_event(turn, level)
             note = self._render(turn, self.catalog.steps[self.catalog.flows["distress"].entry])
             turn.replies.append(replace(note, safety="distress"))
             return False
+        await self._crisis(user, turn)
+        return True
+
+    @staticmethod
+    def _safety_event(turn: _Turn, level: str) -> None:
+        """Keep the outcome and the time; never the words."""
+        turn.writes.append(Add("safety_events", {"id": new_id(), "level": level, "at": turn.now}))
+        turn.safety = level
+
+    async def _crisis(self, user: str, turn: _Turn) -> None:
+        """The crisis response, for a screened message or for someone who tells us with /crisis
+        (or its button) that they are not safe: the current flow is kept aside for /rebound,
+        nothing cheerful for a day, care and resources now."""
+        self._safety_event(turn, "crisis")
         state = turn.state
         if state.get("step") and state.get("flow") != "crisis" and not state.get("paused"):
             state["paused"] = {"flow": state["flow"], "step": state["step"], "ask": state["ask"]}
@@ -362,7 +378,6 @@ class Engine:
         state["quiet_until"] = quiet.isoformat()
         turn.writes.append(SetProfile({"quiet_until": quiet}))
         await self._enter(user, turn, self.catalog.flows["crisis"].entry)
-        return True
 
     # -- answers ------------------------------------------------------------------------------
 

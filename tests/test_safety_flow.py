@@ -112,6 +112,7 @@ async def test_distress_is_acknowledged_then_the_flow_goes_on(
     assert [c.label for c in replies[0].choices] == [
         "Take a moment with how I feel",
         "Where to find someone to talk to",
+        "I'm not safe right now",
     ]
     assert "how much does it sting right now" in " ".join(replies[1].text.split())
     assert replies[1].safety is None
@@ -194,3 +195,18 @@ async def test_distress_in_a_too_long_message_is_acknowledged_and_kept(
     replies = await chat.say("I feel completely hopeless. " + "x" * 4100)
     assert replies[0].safety == "distress"
     assert [e["level"] for e in (await exported(store, chat))["safety_events"]] == ["distress"]
+
+
+async def test_saying_you_are_not_safe_gets_the_crisis_response_and_keeps_your_place(
+    chat: FakeChat, store: SqlStore
+) -> None:
+    await at_feelings(chat)
+    await chat.say(DISTRESS)
+    replies = await chat.tap("I'm not safe right now")
+    assert {r.safety for r in replies} == {"crisis"}
+    assert "I'm a bot, not a crisis service" in chat.text()
+    assert (await store.load(str(chat.key))).state["paused"]["step"] == "feel.name"
+    levels = [e["level"] for e in (await exported(store, chat))["safety_events"]]
+    assert levels == ["distress", "crisis"]
+    await chat.command("crisis")
+    assert {r.safety for r in chat.last} == {"crisis"}

@@ -83,6 +83,7 @@ COMMANDS: Mapping[str, str] = {
     "nudges": "Daily check-ins and reminders",
     "export": "A file with everything Rebound has stored about you",
     "forget": "Delete everything Rebound has stored about you",
+    "crisis": "If you're not safe right now: support and helplines",
     "safety": "Your personal safety plan",
     "resources": "Helplines and people to talk to",
     "country": "Set your country, for your local helpline",
