@@ -438,10 +438,10 @@ class Engine:
         if option_id == _SKIP and step.skip:
             return None
         if step.ask == "number" and _is_int(option_id):
-            return _NumberOption(option_id)
+            return _BareOption(option_id)
         for item in self._dynamic(turn, step):
             if item["id"] == option_id:
-                return _NumberOption(option_id)
+                return _BareOption(option_id)
         return None
 
     def _dynamic(self, turn: _Turn, step: Step) -> list[dict[str, Any]]:
@@ -740,7 +740,7 @@ class Engine:
 
 
 @dataclass(frozen=True, slots=True)
-class _NumberOption:
+class _BareOption:  # a number or a listed item: an answer with no next or command of its own
     id: str
     next: tuple[Branch, ...] = ()
     command: None = None

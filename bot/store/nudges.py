@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ other = t.alias("other")
 class NudgeQueries:
     """Methods for bot.ports.NudgeStore, run on the store's database thread."""
 
-    async def _call(self, fn: Any) -> Any: ...  # provided by SqlStore
+    _call: Callable[[Callable[[Connection], Any]], Awaitable[Any]]  # SqlStore's database thread
 
     async def claim_due(
         self, now: datetime, platforms: list[str], *, limit: int, lease: float

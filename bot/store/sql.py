@@ -106,8 +106,6 @@ class SqlStore(NudgeQueries):
         self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name="rebound-store", daemon=True)
         self._thread.start()
-        self.batches = 0
-        self.jobs = 0
 
     # -- the writer thread --------------------------------------------------------------------
 
@@ -135,8 +133,6 @@ class SqlStore(NudgeQueries):
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[Job]) -> None:
-        self.batches += 1
-        self.jobs += len(batch)
         try:
             with self.engine.connect() as conn, conn.begin():
                 results = [fn(conn) for fn, _, _ in batch]
