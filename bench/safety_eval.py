@@ -1,20 +1,23 @@
-"""Measure crisis-language screening against an independent, labelled evaluation set.
+"""Measure crisis-language screening against labelled messages it never learned from.
 
-The set (bench/data/safety_eval.csv, columns id,label,text) is synthetic and hand-written without
-reference to the rules: crisis messages (intent to die, self-harm or harm others, direct, indirect,
-slang, typos, buried in a story), distress without intent, and hard negatives (label none: idioms
-such as "this job hunt is killing me", quotes, news, characters, strangers). Prints:
+By default the held-out sets bench/data/safety_test_a.csv and safety_test_b.csv (columns
+id,label,text; see bench/data/README.md for which sets are held out and which the screening
+learned from): crisis messages (intent to die, self-harm or harm others, direct, indirect,
+slang, typos, buried in a story), distress without intent, and hard negatives (label none:
+idioms such as "this job hunt is killing me", quotes, news, characters, strangers). Prints:
 - the confusion table (rows = true label, columns = predicted label);
 - crisis recall, the false-positive rate on hard negatives (none predicted as anything else),
+  crisis messages met with at least the distress check-in, hard negatives taken for a crisis,
   distress accuracy;
 - the mean and p99 time per screen over a few repetitions;
-- the ids of missed crisis messages, false positives and misclassified distress messages
-  (text too with --show; the data is synthetic).
+- the ids of missed crisis messages, false positives and misclassified distress messages, with
+  what decided (a rule id, or model.crisis / model.distress); text too with --show. Do not read
+  the misses of a held-out set while changing the screening: that spends the set.
 
 Exits 0 (a measurement) unless --check is given: then 1 if crisis recall < 0.97 or the
 hard-negative false-positive rate > 0.05 (the product's targets).
 
-    .venv/bin/python bench/safety_eval.py [--show] [--check] [--reps 5]
+    .venv/bin/python bench/safety_eval.py [--data FILE ...] [--show] [--check] [--reps 5]
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from pathlib import Path
 
 from bot.safety import screen
 
-DATA_PATH = Path(__file__).with_name("data") / "safety_eval.csv"
+DATA_DIR = Path(__file__).with_name("data")
+DATA_PATH = DATA_DIR / "safety_eval.csv"
+HELD_OUT = (DATA_DIR / "safety_test_a.csv", DATA_DIR / "safety_test_b.csv")
 LABELS = ("crisis", "distress", "none")
 MIN_CRISIS_RECALL = 0.97
 MAX_FALSE_POSITIVE_RATE = 0.05
@@ -77,6 +82,18 @@ class Report:
     def crisis_recall(self) -> float:
         crisis = self.of("crisis")
         return self._rate(sum(o.predicted == "crisis" for o in crisis), len(crisis))
+
+    @property
+    def flagged_recall(self) -> float:
+        """Crisis messages that got at least the gentle distress check-in (with resources)."""
+        crisis = self.of("crisis")
+        return self._rate(sum(o.predicted != "none" for o in crisis), len(crisis))
+
+    @property
+    def false_alarm_rate(self) -> float:
+        """Hard negatives (label none) taken for a crisis, over all none."""
+        none = self.of("none")
+        return self._rate(sum(o.predicted == "crisis" for o in none), len(none))
 
     @property
     def false_positive_rate(self) -> float:
@@ -193,7 +210,9 @@ def _format_list(title: str, outcomes: list[Outcome], show: bool) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA_PATH, help="the labelled CSV")
+    parser.add_argument(
+        "--data", type=Path, nargs="+", default=list(HELD_OUT), help="labelled CSV files"
+    )
     parser.add_argument("--reps", type=int, default=5, help="timing repetitions over the set")
     parser.add_argument("--show", action="store_true", help="print misclassified messages' text")
     parser.add_argument(
@@ -204,13 +223,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    examples = load(args.data)
+    examples = [ex for path in args.data for ex in load(path)]
     report = evaluate(examples)
     timings = time_screens(examples, max(1, args.reps))
     counts = {label: len(report.of(label)) for label in LABELS}
 
     print(
-        f"evaluation set: {args.data} ({len(examples)} messages: "
+        f"evaluation set: {', '.join(map(str, args.data))} ({len(examples)} messages: "
         + ", ".join(f"{n} {label}" for label, n in counts.items())
         + ")"
     )
@@ -225,6 +244,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"hard-negative FP rate:      {report.false_positive_rate:.3f} "
         f"({len(report.false_positives)}/{counts['none']})  target <= {MAX_FALSE_POSITIVE_RATE}"
+    )
+    flagged = sum(o.predicted != "none" for o in report.of("crisis"))
+    print(
+        f"crisis met with at least a check-in: {report.flagged_recall:.3f} "
+        f"({flagged}/{counts['crisis']})"
+    )
+    alarms = sum(o.predicted == "crisis" for o in report.of("none"))
+    print(
+        f"hard negatives taken for a crisis:   {report.false_alarm_rate:.3f} "
+        f"({alarms}/{counts['none']})"
     )
     distress_hit = counts["distress"] - len(report.wrong_distress)
     print(

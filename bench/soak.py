@@ -114,7 +114,7 @@ def soak(
             env["REBOUND_ENCRYPTION_KEY"] = key
         elif url and not env.get("REBOUND_ENCRYPTION_KEY"):
             raise SystemExit("a shared database needs its REBOUND_ENCRYPTION_KEY (or --key)")
-        names = [f"soak{seed}-{n}" for n in range(users)]
+        names = [f"soak{seed}user{n}" for n in range(users)]
         scripts = {u: journey(u) for u in names}
         # Interleave users: everyone's turn 1, then everyone's turn 2, ...
         queue = [(u, i) for i in range(len(journey("x"))) for u in names]

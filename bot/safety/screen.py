@@ -9,10 +9,14 @@
 * ``Level.NONE``: everything else, including the idioms rejected people use all the time
   ("this job hunt is killing me", "my pitch died in the room", "I killed it").
 
+``Screening.rule`` names what decided: a rule id from ``rules.yaml``, or ``model.crisis`` /
+``model.distress`` when the learned second opinion raised the verdict.
+
 The module is pure: no I/O at call time, no logging, nothing kept between calls, no platform
-SDK and no database. The rules are data in ``rules.yaml``; they are read, validated and
-compiled once, at import, so a broken rules file fails at start-up with a ``ValueError`` that
-names the rule, never in the middle of a conversation.
+SDK and no database. The rules are data in ``rules.yaml`` and the model's weights are data in
+``model.json``; both are read, validated and compiled once, at import, so a broken file fails at
+start-up with a ``ValueError`` that names the rule or the file, never in the middle of a
+conversation.
 
 How a message is read
 ---------------------
@@ -53,6 +57,12 @@ How a message is read
 4. **Decide**: a surviving crisis match -> CRISIS. Otherwise distress rules run in file order;
    the two *derived* rules fire when a crisis match was denied (``negated_crisis``) or was
    about someone close (``third_party_crisis``). Otherwise NONE.
+5. **Second opinion** (:mod:`bot.safety.model`): phrase rules only know the wordings someone
+   wrote down, so a learned model over the message's words and word pairs scores the same
+   normalised text. It can raise the verdict (to ``model.crisis`` or ``model.distress``), never
+   lower it, and it does not overrule a close reading: when the rules found a crisis match but
+   set it aside (a denial, someone close, a stranger, a film, a joke, a quiet context), their
+   verdict stands. ``rules_only`` gives the rules' verdict alone.
 
 All regular expressions are written so that matching is linear in the length of the message
 (bounded repetitions, possessive word lists); a 4,000-character message screens in well under
@@ -61,6 +71,7 @@ a millisecond.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -72,15 +83,21 @@ from typing import Any, Final
 import yaml
 from unidecode import unidecode
 
+from bot.safety.model import Model, Scores, Thresholds
+
 __all__ = [
     "RULES_PATH",
     "Level",
     "Rule",
     "RuleSet",
     "Screening",
+    "decide",
+    "judge",
     "load_rules",
+    "model",
     "normalise",
     "rules",
+    "rules_only",
     "screen",
 ]
 
@@ -678,35 +695,46 @@ class RuleSet:
     # -- public --------------------------------------------------------------------------------
 
     def screen(self, text: str) -> Screening:
+        """The rules' verdict on a raw message."""
         if not isinstance(text, str):
             raise TypeError(f"screen() needs a str, not {type(text).__name__}")
-        norm = self.normalise(text)
+        return self.judge(self.normalise(text))[0]
+
+    def judge(self, norm: str) -> tuple[Screening, bool]:
+        """The rules' verdict on normalised text, and whether a crisis match was set aside.
+
+        The flag is True when some crisis pattern matched but the checks found it was not the
+        writer's own statement (a stranger, a character, the news, a joke, a quiet context):
+        the rules have read that message closely, and the model does not overrule them.
+        """
         if len(norm) <= 2:
-            return _NO_CONCERN
+            return _NO_CONCERN, False
         msg = _Message(norm)
-        denied = close = False
+        denied = close = skipped = False
         for rule in self._crisis:
             if rule.pattern is None or (rule.needs is not None and msg.lacks(rule.needs)):
                 continue
             for m in rule.pattern.finditer(norm):
                 outcome = self._check(rule, msg, m)
                 if outcome == _FIRE:
-                    return Screening(rule.level, rule.id)
+                    return Screening(rule.level, rule.id), False
                 if outcome == _DENIED and rule.report_denial:
                     denied = True
                 elif outcome == _CLOSE:
                     close = True
+                else:
+                    skipped = True
         for rule in self._distress:
             if (rule.derived == "negated_crisis" and denied) or (
                 rule.derived == "third_party_crisis" and close
             ):
-                return Screening(rule.level, rule.id)
+                return Screening(rule.level, rule.id), skipped
             if rule.pattern is None or (rule.needs is not None and msg.lacks(rule.needs)):
                 continue
             for m in rule.pattern.finditer(norm):
                 if self._check(rule, msg, m) == _FIRE:
-                    return Screening(rule.level, rule.id)
-        return _NO_CONCERN
+                    return Screening(rule.level, rule.id), skipped
+        return _NO_CONCERN, skipped
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -894,10 +922,61 @@ def _load_default() -> RuleSet:
 
 
 _DEFAULT: Final = _load_default()
+# Verdicts where the rules read the message closely and found it is not the writer's own
+# crisis: an explicit denial, or someone close. The model does not overrule them.
+_READ_CLOSELY: Final = frozenset({"distress.denied_crisis", "distress.third_party"})
+MODEL_CRISIS: Final = "model.crisis"
+MODEL_DISTRESS: Final = "model.distress"
 
 
 def screen(text: str) -> Screening:
     """Screen one message (any length; no I/O, no logging). See the module docstring."""
+    if not isinstance(text, str):
+        raise TypeError(f"screen() needs a str, not {type(text).__name__}")
+    norm = _DEFAULT.normalise(text)
+    verdict, model_may_overrule = _judge(norm)
+    if not model_may_overrule:
+        return verdict
+    learned = model()
+    return decide(verdict, learned.scores(norm), learned.thresholds)
+
+
+@functools.cache
+def model() -> Model:
+    """The learned second opinion, read from model.json on first use.
+
+    Start-up code calls this once (bot/app.py) so that a broken model file fails before the
+    first message, like a broken rules file; the training script can import this module
+    before any model file exists.
+    """
+    return Model.load()
+
+
+def _judge(norm: str) -> tuple[Screening, bool]:
+    verdict, set_aside = _DEFAULT.judge(norm)
+    settled = verdict.level is Level.CRISIS or set_aside or verdict.rule in _READ_CLOSELY
+    return verdict, not settled and len(norm) > 2
+
+
+def judge(text: str) -> tuple[Screening, bool]:
+    """The rules' verdict, and whether the model may overrule it (for the training script)."""
+    return _judge(_DEFAULT.normalise(text))
+
+
+def decide(verdict: Screening, scores: Scores, thresholds: Thresholds) -> Screening:
+    """Combine a rules verdict the model may overrule with the model's scores.
+
+    The model can raise a verdict, never lower it: a rule that fired stays fired.
+    """
+    if scores.crisis >= thresholds.crisis_for(scores.words):
+        return Screening(Level.CRISIS, MODEL_CRISIS)
+    if verdict.level is Level.NONE and scores.distress >= thresholds.distress:
+        return Screening(Level.DISTRESS, MODEL_DISTRESS)
+    return verdict
+
+
+def rules_only(text: str) -> Screening:
+    """The phrase rules' verdict without the model (for training the model and for tests)."""
     return _DEFAULT.screen(text)
 
 

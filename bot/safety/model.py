@@ -1,0 +1,144 @@
+"""A learned second opinion for screening: a linear model over the words of a message.
+
+The phrase rules in ``rules.yaml`` are precise but only know the wordings someone wrote down;
+on messages written by people who never saw them they caught about a third of crisis messages.
+This model reads the same normalised text as the rules and scores it by its words and word pairs
+(TF-IDF weighted, then a three-class logistic regression), so it also catches wordings nobody
+wrote a rule for ("ive picked sunday, i know a quiet spot nobody goes").
+
+The weights are data, in ``model.json``, written by ``bench/safety_train.py`` from the labelled
+messages in ``bench/data/safety_train/``: to change what the model knows, change the data and
+retrain; never edit the weights. Scoring is pure Python (a dictionary lookup per word and word
+pair, no numpy, no I/O, nothing kept between calls) and takes tens of microseconds.
+
+How the model and the rules are combined is decided in ``screen.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+MODEL_PATH: Final = Path(__file__).with_name("model.json")
+CLASSES: Final = ("crisis", "distress", "none")
+FORMAT: Final = 1
+SHORT_WORDS: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Where the model's scores change the verdict (chosen by bench/safety_train.py).
+
+    A crisis score at or above ``crisis`` is a crisis, or at or above ``crisis_short`` for a
+    message of at most ``SHORT_WORDS`` words (a few words give the model little evidence, and
+    "note: nerves" must not look like a note left behind); a distress score at or above
+    ``distress`` is distress.
+    """
+
+    crisis: float
+    crisis_short: float
+    distress: float
+
+    def crisis_for(self, words: int) -> float:
+        return self.crisis_short if words <= SHORT_WORDS else self.crisis
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """The model's probabilities for one message (they sum to 1) and its length in words."""
+
+    crisis: float
+    distress: float
+    none: float
+    words: int
+
+
+def features(norm: str) -> Counter[str]:
+    """Words and adjacent word pairs of normalised text, with their counts.
+
+    Punctuation tokens are left out (they say more about who wrote the training data than
+    about the message) and pairs never cross one. The training script builds its vocabulary
+    with exactly this function, so training and scoring cannot disagree about a feature.
+    """
+    counts: Counter[str] = Counter()
+    previous = None
+    for word in norm.split():
+        if word in _PUNCTUATION:
+            previous = None
+            continue
+        counts[word] += 1
+        if previous is not None:
+            counts[f"{previous} {word}"] += 1
+        previous = word
+    return counts
+
+
+_PUNCTUATION: Final = frozenset({".", ",", '"'})
+
+
+class Model:
+    """Weights read from ``model.json``; :meth:`scores` is the one entry point."""
+
+    def __init__(self, data: Any, where: str = "model.json") -> None:
+        try:
+            if data["format"] != FORMAT or tuple(data["classes"]) != CLASSES:
+                raise ValueError(f"format {data['format']!r} / classes {data['classes']!r}")
+            intercept = tuple(float(v) for v in data["intercept"])
+            vocab = {
+                str(f): (float(w[0]), float(w[1]), float(w[2]), float(w[3]))
+                for f, w in data["features"].items()
+            }
+            raw = data["thresholds"]
+            self.thresholds = Thresholds(
+                float(raw["crisis"]), float(raw["crisis_short"]), float(raw["distress"])
+            )
+            self.trained_on: str = str(data["trained_on"])
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(
+                f"{where}: not a safety model file this version can read ({exc}); "
+                "rebuild it with: python bench/safety_train.py"
+            ) from None
+        if len(intercept) != len(CLASSES) or not vocab:
+            raise ValueError(f"{where}: empty or malformed model; rebuild it")
+        self._intercept = intercept
+        self._vocab = vocab
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> Model:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"{path}: cannot read the safety model ({exc})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: not valid JSON ({exc})") from None
+        return cls(data, str(path))
+
+    def scores(self, norm: str) -> Scores:
+        """Class probabilities for a message already normalised by ``screen.normalise``."""
+        vocab = self._vocab
+        sq = c = d = n = 0.0
+        counts = features(norm)
+        words = sum(count for feature, count in counts.items() if " " not in feature)
+        for feature, count in counts.items():
+            entry = vocab.get(feature)
+            if entry is None:
+                continue
+            idf, wc, wd, wn = entry
+            value = (1.0 + math.log(count)) * idf  # sublinear term frequency times idf
+            sq += value * value
+            c += value * wc
+            d += value * wd
+            n += value * wn
+        scale = 1.0 / math.sqrt(sq) if sq else 0.0  # the TF-IDF vector is L2-normalised
+        bc, bd, bn = self._intercept
+        zc, zd, zn = bc + c * scale, bd + d * scale, bn + n * scale
+        top = max(zc, zd, zn)
+        ec, ed, en = math.exp(zc - top), math.exp(zd - top), math.exp(zn - top)
+        total = ec + ed + en
+        return Scores(ec / total, ed / total, en / total, words)

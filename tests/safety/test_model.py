@@ -1,0 +1,168 @@
+"""The learned second opinion (bot/safety/model.py) and how screen() combines it with the rules."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.safety import Level, Screening, screen
+from bot.safety.model import MODEL_PATH, Model, Scores, Thresholds, features
+from bot.safety.screen import MODEL_CRISIS, MODEL_DISTRESS, decide, normalise, rules_only
+
+REPO = Path(__file__).resolve().parents[2]
+SHIPPED = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+
+
+def _train_script() -> ModuleType:
+    path = REPO / "bench" / "safety_train.py"
+    spec = importlib.util.spec_from_file_location("rebound_safety_train", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- what the model adds ----------------------------------------------------------------------
+
+# Crisis wordings no rule was written for (the rules alone miss each of them).
+NEW_WORDINGS = [
+    "recruiter said they went with someone more senior. fine. ive picked sunday, i know a quiet"
+    " spot nobody goes and nobody will stop me",
+    "can u help me write a goodbye message to my friends? like a proper final one, they'll read"
+    " it after im gone",
+    "no point sticking around for another year of rejections. going to end it before my"
+    " birthday in march",
+]
+
+
+@pytest.mark.parametrize("text", NEW_WORDINGS)
+def test_the_model_catches_crisis_wordings_the_rules_miss(text: str) -> None:
+    assert rules_only(text).level is not Level.CRISIS
+    assert screen(text) == Screening(Level.CRISIS, MODEL_CRISIS)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("kilmysefdwantogbhr o.,'\"!1")), max_size=200))
+def test_the_model_never_lowers_what_the_rules_said(text: str) -> None:
+    assert screen(text).level.severity >= rules_only(text).level.severity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm not going to hurt myself, I'm just really sad",  # an explicit denial
+        "my brother tried to kill himself last year and I got fired today",  # someone close
+        'the character screams "I want to die" and the scene cuts',  # a film
+    ],
+)
+def test_the_model_does_not_overrule_a_close_reading_by_the_rules(text: str) -> None:
+    assert screen(text) == rules_only(text)
+
+
+def test_decide_raises_the_verdict_by_the_thresholds() -> None:
+    th = Thresholds(crisis=0.8, crisis_short=0.9, distress=0.6)
+    none = Screening(Level.NONE, None)
+    rule = Screening(Level.DISTRESS, "distress.hopeless")
+    crisis = Screening(Level.CRISIS, MODEL_CRISIS)
+    assert decide(none, Scores(0.85, 0.1, 0.05, 12), th) == crisis
+    assert decide(rule, Scores(0.85, 0.1, 0.05, 12), th) == crisis
+    assert decide(none, Scores(0.85, 0.1, 0.05, 5), th) == none  # short: needs 0.9
+    assert decide(none, Scores(0.92, 0.05, 0.03, 5), th) == crisis
+    assert decide(none, Scores(0.3, 0.65, 0.05, 12), th) == Screening(
+        Level.DISTRESS, MODEL_DISTRESS
+    )
+    assert decide(rule, Scores(0.3, 0.65, 0.05, 12), th) == rule  # the rule's own name stays
+    assert decide(none, Scores(0.79, 0.2, 0.01, 12), th) == none
+    assert decide(none, Scores(0.1, 0.59, 0.31, 12), th) == none
+
+
+# --- the scorer ---------------------------------------------------------------------------------
+
+
+def test_features_are_words_and_pairs_that_never_cross_punctuation() -> None:
+    got = features(normalise("I can't. Not again, not again"))
+    assert got == {
+        "i": 1,
+        "cant": 1,
+        "i cant": 1,
+        "not": 2,
+        "again": 2,
+        "not again": 2,
+    }
+
+
+def test_scores_are_probabilities() -> None:
+    model = Model.load()
+    for text in ("", "hi", "I want to disappear for good", "x " * 3000):
+        s = model.scores(normalise(text))
+        assert min(s.crisis, s.distress, s.none) >= 0
+        assert abs(s.crisis + s.distress + s.none - 1) < 1e-9
+
+
+def test_pure_python_scores_match_scikit_learn() -> None:
+    """The bot's scorer reproduces the trained classifier (weights rounded to 5 places)."""
+    pytest.importorskip("sklearn")
+    train = _train_script()
+    rows = [row for part in train.sources().values() for row in part]
+    vec, tfidf, clf = train.fit(rows[::4], c=10.0)  # a quarter of the data keeps this quick
+    model = Model(
+        train.export(vec, tfidf, clf, {"crisis": 0.5, "crisis_short": 0.5, "distress": 0.5}, "test")
+    )
+    texts = [text for _, text in rows[1::40]]
+    expected = clf.predict_proba(
+        tfidf.transform(vec.transform([features(normalise(t)) for t in texts]))
+    )
+    for text, want in zip(texts, expected, strict=True):
+        got = model.scores(normalise(text))
+        assert (got.crisis, got.distress, got.none) == pytest.approx(tuple(want), abs=1e-3)
+
+
+def test_the_shipped_model_was_trained_on_the_data_in_the_repository() -> None:
+    """Editing bench/data/safety_train/ or rules.yaml examples without retraining fails here."""
+    train = _train_script()
+    assert SHIPPED["trained_on"] == train.fingerprint(train.sources()), (
+        "bot/safety/model.json is out of date: run .venv/bin/python bench/safety_train.py"
+    )
+
+
+def test_training_never_reads_a_test_set() -> None:
+    train = _train_script()
+    names = [path.name for path in train.training_files()]
+    assert names and not [n for n in names if n.startswith("safety_test")]
+
+
+# --- a broken model file fails at start-up, saying what to do ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d.update(format=99), "not a safety model file"),
+        (lambda d: d.pop("thresholds"), "not a safety model file"),
+        (lambda d: d["features"].update(bad=["x", 1, 2, 3]), "not a safety model file"),
+        (lambda d: d.update(features={}), "empty or malformed"),
+    ],
+)
+def test_a_broken_model_file_is_refused_with_the_fix(mutate, message: str) -> None:
+    data = json.loads(json.dumps(SHIPPED))
+    mutate(data)
+    with pytest.raises(ValueError, match=message) as err:
+        Model(data)
+    assert "safety_train.py" in str(err.value) or "rebuild" in str(err.value)
+
+
+def test_an_unreadable_model_file_names_the_file(tmp_path: Path) -> None:
+    broken = tmp_path / "model.json"
+    broken.write_text("{not json", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"model\.json: not valid JSON"):
+        Model.load(broken)
+    with pytest.raises(ValueError, match="cannot read"):
+        Model.load(tmp_path / "missing.json")
