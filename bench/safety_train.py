@@ -210,7 +210,8 @@ def choose_thresholds(
     summary = (
         "out-of-source (each source scored by a model trained on the others): thresholds "
         f"crisis {crisis:.2f} (at most {safety_model.SHORT_WORDS} words: {crisis_short:.2f}), "
-        f"distress {distress:.2f} give " + ", ".join(f"{k} {v:.3f}" for k, v in got.items())
+        f"distress {distress:.2f} give "
+        + ", ".join(f"{k} {v:.3f}" for k, v in got.items() if not k.startswith("short_"))
     )
     return {"crisis": crisis, "crisis_short": crisis_short, "distress": distress}, summary
 

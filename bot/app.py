@@ -15,6 +15,7 @@ from bot.engine import Engine
 from bot.flows import DEFAULT_DIR, Catalog, FlowError, load_catalog
 from bot.logs import configure
 from bot.safety import screen
+from bot.safety.model import Model
 from bot.safety.screen import model as safety_model
 from bot.store import SqlStore, keys, make_engine, migrate
 from bot.store.crypto import Cipher, CipherError, create_key_file, key_path_beside
@@ -97,12 +98,17 @@ def open_store(settings: Settings, *, migrate_sqlite: bool = True) -> SqlStore:
     return SqlStore(engine, cipher)
 
 
+def load_safety_model() -> Model:
+    """The screening model, loaded now so that a broken model.json stops start-up, not a turn."""
+    try:
+        return safety_model()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def build_app(settings: Settings) -> App:
     configure(settings.log_level)
     catalog = load_dialogs(settings)
-    try:
-        safety_model()  # a broken bot/safety/model.json fails here, not on the first message
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    load_safety_model()
     store = open_store(settings)
     return App(settings, catalog, store, Engine(catalog, store, screen=screen))

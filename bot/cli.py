@@ -18,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="talk to Rebound in this terminal")
     chat.add_argument("--json", action="store_true", help="one JSON event per line in and out")
     chat.add_argument("--user", default="you", help="who is talking (terminal user id)")
-    sub.add_parser("check", help="load and validate every dialog file, then exit")
+    sub.add_parser("check", help="validate every dialog file and the safety model, then exit")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"])
     exp = sub.add_parser(
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
-    from bot.app import build_app, load_dialogs, open_store
+    from bot.app import build_app, load_dialogs, load_safety_model, open_store
 
     if args.cmd == "keygen":
         from bot.store.crypto import Cipher
@@ -67,6 +67,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         catalog = load_dialogs(settings)
         steps = len(catalog.steps)
         print(f"dialogs ok: {len(catalog.flows)} flows, {steps} steps, {len(catalog.texts)} texts")
+        model = load_safety_model()
+        print(f"safety model ok: trained on {model.trained_on}, thresholds {model.thresholds}")
         return 0
     if args.cmd == "db":
         from bot.store import make_engine, migrate

@@ -108,7 +108,8 @@ class Model:
         self._vocab = vocab
 
     @classmethod
-    def load(cls, path: Path = MODEL_PATH) -> Model:
+    def load(cls, path: Path | None = None) -> Model:
+        path = path or MODEL_PATH
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:

@@ -166,3 +166,25 @@ def test_an_unreadable_model_file_names_the_file(tmp_path: Path) -> None:
         Model.load(broken)
     with pytest.raises(ValueError, match="cannot read"):
         Model.load(tmp_path / "missing.json")
+
+
+def test_rebound_check_fails_fast_on_a_broken_model_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot import cli
+    from bot.safety import model as model_module
+    from bot.safety.screen import model
+
+    broken = tmp_path / "model.json"
+    broken.write_text('{"format": 1}', encoding="utf-8")
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(model_module, "MODEL_PATH", broken)
+            model.cache_clear()
+            assert cli.main(["check"]) == 2
+        err = capsys.readouterr().err
+        assert "model.json: not a safety model file" in err and "safety_train.py" in err
+    finally:
+        model.cache_clear()  # later calls load the shipped file again
+    assert cli.main(["check"]) == 0
+    assert "safety model ok" in capsys.readouterr().out
