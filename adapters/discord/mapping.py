@@ -312,15 +312,17 @@ def to_messages(reply: Reply) -> list[Outgoing]:
     room = MAX_CONTENT - (_BREATH_ROOM if reply.breathing else 0)
     chunks = split_content(to_markdown(reply.text), room) or [""]
     out = [Outgoing(content=c) for c in chunks[:-1]]
-    out.append(
-        Outgoing(
-            content=chunks[-1],
-            rows=tuple(rows),
-            card=card,
-            files=(reply.file,) if reply.file is not None else (),
-            breathing=reply.breathing,
-        )
+    last = Outgoing(
+        content=chunks[-1],
+        rows=tuple(rows),
+        card=card,
+        files=(reply.file,) if reply.file is not None else (),
+        breathing=reply.breathing,
     )
+    # Nothing left to show (no text, and no choice whose id fits Discord's 100-character
+    # custom_id): Discord refuses an empty message, so none is sent.
+    if last.content.strip() or last.rows or last.card or last.files or last.breathing:
+        out.append(last)
     return out
 
 
