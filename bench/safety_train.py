@@ -86,11 +86,19 @@ def sources() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def fingerprint(srcs: dict[str, list[tuple[str, str]]]) -> str:
-    digest = hashlib.sha256()
+def fingerprint(srcs: dict[str, list[tuple[str, str]]], c: float, min_df: int = 2) -> str:
+    """What the model was built from: each message as the model reads it, and the settings.
+
+    Normalised words, not raw text, so that a change to normalisation or to the features also
+    makes the shipped model out of date (tests/safety/test_model.py checks this).
+    """
+    from bot.safety.screen import normalise
+
+    digest = hashlib.sha256(f"{safety_model.FORMAT}\0{c}\0{min_df}\0".encode())
     for name in sorted(srcs):
         for label, text in srcs[name]:
-            digest.update(f"{name}\0{label}\0{text}\0".encode())
+            words = sorted(safety_model.features(normalise(text)).items())
+            digest.update(f"{name}\0{label}\0{words}\0".encode())
     return digest.hexdigest()[:16]
 
 
@@ -144,8 +152,9 @@ def out_of_source(srcs: dict[str, list[tuple[str, str]]], c: float) -> list[Scor
         vec, tfidf, clf = fit(rows, c)
         m = safety_model.Model(export(vec, tfidf, clf, _NEVER, "out-of-source"))
         for label, text in srcs[held]:
-            verdict, open_ = judge(text)
-            result.append(Scored(held, label, verdict, open_, m.scores(normalise(text))))
+            verdict, rest = judge(text)
+            scores = m.scores(rest if rest is not None else normalise(text))
+            result.append(Scored(held, label, verdict, rest is not None, scores))
     return result
 
 
@@ -158,7 +167,7 @@ class Scored:
     scores: safety_model.Scores
 
 
-_NEVER = {"crisis": 2.0, "crisis_short": 2.0, "distress": 2.0}
+_NEVER = {"crisis": 1.0, "crisis_short": 1.0, "distress": 1.0}  # only the scores are used
 
 
 def outcome(scored: Sequence[Scored], th: safety_model.Thresholds) -> dict[str, float]:
@@ -179,10 +188,10 @@ def outcome(scored: Sequence[Scored], th: safety_model.Thresholds) -> dict[str, 
         n[f"{group} flagged"] += level is not Level.NONE
         n[f"{group} crisis"] += level is Level.CRISIS
     rates = {
-        "crisis_recall": n["crisis crisis"] / n["crisis"],
-        "flagged_recall": n["crisis flagged"] / n["crisis"],
-        "fp_rate": n["hard flagged"] / n["hard"],
-        "fp_crisis_rate": n["hard crisis"] / n["hard"],
+        "crisis_recall": n["crisis crisis"] / max(1, n["crisis"]),
+        "flagged_recall": n["crisis flagged"] / max(1, n["crisis"]),
+        "fp_rate": n["hard flagged"] / max(1, n["hard"]),
+        "fp_crisis_rate": n["hard crisis"] / max(1, n["hard"]),
         "ordinary_flagged": n["ordinary flagged"] / max(1, n["ordinary"]),
         "ordinary_crisis": n["ordinary crisis"] / max(1, n["ordinary"]),
     }
@@ -200,11 +209,15 @@ def choose_thresholds(
     th = safety_model.Thresholds
 
     def lowest(part: Sequence[Scored], make, *keys: str) -> float:
-        return next(t for t in grid if all(outcome(part, make(t))[k] <= max_fp[k] for k in keys))
+        for t in grid:
+            if all(outcome(part, make(t))[k] <= max_fp[k] for k in keys):
+                return t
+        raise SystemExit(f"no threshold keeps {keys} within {[max_fp[k] for k in keys]}")
 
     short = [s for s in scored if s.scores.words <= safety_model.SHORT_WORDS]
     crisis_short = lowest(short, lambda t: th(2.0, t, 2.0), "short_crisis", "short_ordinary")
     crisis = lowest(scored, lambda t: th(t, crisis_short, 2.0), "fp_crisis_rate", "ordinary_crisis")
+    crisis_short = max(crisis_short, crisis)  # short messages never need less confidence
     distress = lowest(scored, lambda t: th(crisis, crisis_short, t), "fp_rate", "ordinary_flagged")
     got = outcome(scored, th(crisis, crisis_short, distress))
     summary = (
@@ -222,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     limits = {
         "fp_crisis_rate": ("--max-hard-crisis", 0.05, "hard negatives taken for a crisis"),
         "ordinary_crisis": ("--max-ordinary-crisis", 0.01, "ordinary chat taken for a crisis"),
-        "fp_rate": ("--max-hard-flagged", 0.08, "hard negatives flagged at all"),
+        "fp_rate": ("--max-hard-flagged", 0.05, "hard negatives flagged at all"),
         "ordinary_flagged": ("--max-ordinary-flagged", 0.02, "ordinary chat flagged at all"),
         "short_crisis": ("--max-short-crisis", 0.05, "short hard negatives taken for a crisis"),
         "short_ordinary": ("--max-short-ordinary", 0.0, "short ordinary chat taken for a crisis"),
@@ -239,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     thresholds, summary = choose_thresholds(scored, max_fp)
     print(summary)
     rows = [row for part in srcs.values() for row in part]
-    data = export(*fit(rows, args.c), thresholds, fingerprint(srcs))
+    data = export(*fit(rows, args.c), thresholds, fingerprint(srcs, args.c))
     text = json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n"
     if args.check:
         shipped = safety_model.MODEL_PATH.read_text(encoding="utf-8")

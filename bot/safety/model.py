@@ -4,10 +4,10 @@ The phrase rules in ``rules.yaml`` are precise but only know the wordings someon
 on messages written by people who never saw them they caught about a third of crisis messages.
 This model reads the same normalised text as the rules and scores it by its words and word pairs
 (TF-IDF weighted, then a three-class logistic regression), so it also catches wordings nobody
-wrote a rule for ("ive picked sunday, i know a quiet spot nobody goes").
+wrote a rule for (plans, preparations and finality said plainly).
 
-The weights are data, in ``model.json``, written by ``bench/safety_train.py`` from the labelled
-messages in ``bench/data/safety_train/``: to change what the model knows, change the data and
+The weights are data, in ``model.json``, written by ``bench/safety_train.py`` from labelled
+messages (bench/data/README.md lists them): to change what the model knows, change the data and
 retrain; never edit the weights. Scoring is pure Python (a dictionary lookup per word and word
 pair, no numpy, no I/O, nothing kept between calls) and takes tens of microseconds.
 
@@ -27,6 +27,7 @@ MODEL_PATH: Final = Path(__file__).with_name("model.json")
 CLASSES: Final = ("crisis", "distress", "none")
 FORMAT: Final = 1
 SHORT_WORDS: Final = 5
+TOO_SHORT: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,10 @@ class Thresholds:
 
     A crisis score at or above ``crisis`` is a crisis, or at or above ``crisis_short`` for a
     message of at most ``SHORT_WORDS`` words (a few words give the model little evidence, and
-    "note: nerves" must not look like a note left behind); a distress score at or above
-    ``distress`` is distress.
+    "note: nerves" must not look like a note left behind). A message of at most
+    ``TOO_SHORT`` words is never a crisis on the model's word alone ("goodbye", "I'm done"):
+    the rules read the short explicit ones ("kms", "I want to die"). A distress score at or
+    above ``distress`` is distress.
     """
 
     crisis: float
@@ -44,6 +47,8 @@ class Thresholds:
     distress: float
 
     def crisis_for(self, words: int) -> float:
+        if words <= TOO_SHORT:
+            return math.inf
         return self.crisis_short if words <= SHORT_WORDS else self.crisis
 
 
@@ -80,30 +85,48 @@ def features(norm: str) -> Counter[str]:
 _PUNCTUATION: Final = frozenset({".", ",", '"'})
 
 
+def _finite(value: Any) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _weights(entry: Any) -> tuple[float, float, float, float]:
+    if len(entry) != 1 + len(CLASSES):
+        raise ValueError(f"a feature needs idf and {len(CLASSES)} weights, got {entry!r}")
+    idf, crisis, distress, none = (_finite(v) for v in entry)
+    return idf, crisis, distress, none
+
+
+def _threshold(value: Any) -> float:
+    number = _finite(value)
+    if not 0 < number <= 1:
+        raise ValueError(f"threshold {value!r} is not in (0, 1]")
+    return number
+
+
 class Model:
     """Weights read from ``model.json``; :meth:`scores` is the one entry point."""
 
     def __init__(self, data: Any, where: str = "model.json") -> None:
+        fix = "rebuild it with: python bench/safety_train.py"
         try:
             if data["format"] != FORMAT or tuple(data["classes"]) != CLASSES:
                 raise ValueError(f"format {data['format']!r} / classes {data['classes']!r}")
-            intercept = tuple(float(v) for v in data["intercept"])
-            vocab = {
-                str(f): (float(w[0]), float(w[1]), float(w[2]), float(w[3]))
-                for f, w in data["features"].items()
-            }
+            intercept = tuple(_finite(v) for v in data["intercept"])
+            vocab = {str(f): _weights(w) for f, w in data["features"].items()}
             raw = data["thresholds"]
             self.thresholds = Thresholds(
-                float(raw["crisis"]), float(raw["crisis_short"]), float(raw["distress"])
+                *(_threshold(raw[key]) for key in ("crisis", "crisis_short", "distress"))
             )
             self.trained_on: str = str(data["trained_on"])
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(
-                f"{where}: not a safety model file this version can read ({exc}); "
-                "rebuild it with: python bench/safety_train.py"
+                f"{where}: not a safety model file this version can read ({exc}); {fix}"
             ) from None
         if len(intercept) != len(CLASSES) or not vocab:
-            raise ValueError(f"{where}: empty or malformed model; rebuild it")
+            raise ValueError(f"{where}: empty or malformed model; {fix}")
         self._intercept = intercept
         self._vocab = vocab
 

@@ -13,10 +13,11 @@
 ``model.distress`` when the learned second opinion raised the verdict.
 
 The module is pure: no I/O at call time, no logging, nothing kept between calls, no platform
-SDK and no database. The rules are data in ``rules.yaml`` and the model's weights are data in
-``model.json``; both are read, validated and compiled once, at import, so a broken file fails at
-start-up with a ``ValueError`` that names the rule or the file, never in the middle of a
-conversation.
+SDK and no database. The rules are data in ``rules.yaml``, read, validated and compiled once at
+import, so a broken rules file fails at start-up with a ``ValueError`` that names the rule. The
+model's weights are data in ``model.json``, read by :func:`model` on first use; start-up code
+(``bot/app.py``, ``rebound check``) calls it before any message, so a broken model file also
+stops start-up, never a conversation.
 
 How a message is read
 ---------------------
@@ -60,9 +61,10 @@ How a message is read
 5. **Second opinion** (:mod:`bot.safety.model`): phrase rules only know the wordings someone
    wrote down, so a learned model over the message's words and word pairs scores the same
    normalised text. It can raise the verdict (to ``model.crisis`` or ``model.distress``), never
-   lower it, and it does not overrule a close reading: when the rules found a crisis match but
-   set it aside (a denial, someone close, a stranger, a film, a joke, a quiet context), their
-   verdict stands. ``rules_only`` gives the rules' verdict alone.
+   lower it. It does not overrule a close reading: a crisis statement the writer denies, or one
+   about someone close, anywhere in the message, settles it; a sentence whose crisis match was
+   set aside (a stranger, a film, the news, a joke, a quiet context) is cut out before the model
+   reads the rest (``RuleSet.judge``). ``rules_only`` gives the rules' verdict alone.
 
 All regular expressions are written so that matching is linear in the length of the message
 (bounded repetitions, possessive word lists); a 4,000-character message screens in well under
@@ -626,6 +628,26 @@ class _Message:
         return needs.isdisjoint(self.tokens)
 
 
+def _sentence_span(norm: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence of normalised text around [start, end) (sentences end with " . ")."""
+    left = norm.rfind(" . ", 0, start)
+    right = norm.find(" . ", end)
+    return (left + 2 if left >= 0 else 0, right + 1 if right >= 0 else len(norm))
+
+
+def _without(norm: str, spans: list[tuple[int, int]]) -> str:
+    """Normalised text with the given spans cut out (each replaced by a sentence break)."""
+    if not spans:
+        return norm
+    parts, last = [], 0
+    for start, end in sorted(spans):
+        if start > last:
+            parts.append(norm[last:start])
+        last = max(last, end)
+    parts.append(norm[last:])
+    return " . ".join(part.strip() for part in parts if part.strip(" .,"))
+
+
 class RuleSet:
     """Compiled rules plus the context word lists; ``screen`` is the one entry point."""
 
@@ -695,46 +717,50 @@ class RuleSet:
     # -- public --------------------------------------------------------------------------------
 
     def screen(self, text: str) -> Screening:
-        """The rules' verdict on a raw message."""
+        """The rules' verdict on a raw message (the model is not consulted)."""
         if not isinstance(text, str):
             raise TypeError(f"screen() needs a str, not {type(text).__name__}")
         return self.judge(self.normalise(text))[0]
 
-    def judge(self, norm: str) -> tuple[Screening, bool]:
-        """The rules' verdict on normalised text, and whether a crisis match was set aside.
+    def judge(self, norm: str) -> tuple[Screening, str | None]:
+        """The rules' verdict on normalised text, and the text the model may still read.
 
-        The flag is True when some crisis pattern matched but the checks found it was not the
-        writer's own statement (a stranger, a character, the news, a joke, a quiet context):
-        the rules have read that message closely, and the model does not overrule them.
+        The text is None when the rules settled the message: a crisis rule fired, or a crisis
+        statement was explicitly denied or was about someone close (wherever in the message,
+        even when a distress rule decides the verdict). Otherwise it is the message without the
+        sentences whose crisis match the checks set aside (a stranger, a character, the news,
+        a joke, a quiet context): the rules read those closely, the rest is open to the model.
         """
         if len(norm) <= 2:
-            return _NO_CONCERN, False
+            return _NO_CONCERN, norm
         msg = _Message(norm)
-        denied = close = skipped = False
+        denied = close = False
+        aside: list[tuple[int, int]] = []
         for rule in self._crisis:
             if rule.pattern is None or (rule.needs is not None and msg.lacks(rule.needs)):
                 continue
             for m in rule.pattern.finditer(norm):
                 outcome = self._check(rule, msg, m)
                 if outcome == _FIRE:
-                    return Screening(rule.level, rule.id), False
+                    return Screening(rule.level, rule.id), None
                 if outcome == _DENIED and rule.report_denial:
                     denied = True
                 elif outcome == _CLOSE:
                     close = True
                 else:
-                    skipped = True
+                    aside.append(_sentence_span(norm, m.start(), m.end()))
+        rest = None if denied or close else _without(norm, aside)
         for rule in self._distress:
             if (rule.derived == "negated_crisis" and denied) or (
                 rule.derived == "third_party_crisis" and close
             ):
-                return Screening(rule.level, rule.id), skipped
+                return Screening(rule.level, rule.id), rest
             if rule.pattern is None or (rule.needs is not None and msg.lacks(rule.needs)):
                 continue
             for m in rule.pattern.finditer(norm):
                 if self._check(rule, msg, m) == _FIRE:
-                    return Screening(rule.level, rule.id), skipped
-        return _NO_CONCERN, skipped
+                    return Screening(rule.level, rule.id), rest
+        return _NO_CONCERN, rest
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -922,9 +948,6 @@ def _load_default() -> RuleSet:
 
 
 _DEFAULT: Final = _load_default()
-# Verdicts where the rules read the message closely and found it is not the writer's own
-# crisis: an explicit denial, or someone close. The model does not overrule them.
-_READ_CLOSELY: Final = frozenset({"distress.denied_crisis", "distress.third_party"})
 MODEL_CRISIS: Final = "model.crisis"
 MODEL_DISTRESS: Final = "model.distress"
 
@@ -933,33 +956,34 @@ def screen(text: str) -> Screening:
     """Screen one message (any length; no I/O, no logging). See the module docstring."""
     if not isinstance(text, str):
         raise TypeError(f"screen() needs a str, not {type(text).__name__}")
-    norm = _DEFAULT.normalise(text)
-    verdict, model_may_overrule = _judge(norm)
-    if not model_may_overrule:
+    verdict, rest = _judge(_DEFAULT.normalise(text))
+    if rest is None:
         return verdict
     learned = model()
-    return decide(verdict, learned.scores(norm), learned.thresholds)
+    return decide(verdict, learned.scores(rest), learned.thresholds)
 
 
 @functools.cache
 def model() -> Model:
     """The learned second opinion, read from model.json on first use.
 
-    Start-up code calls this once (bot/app.py) so that a broken model file fails before the
-    first message, like a broken rules file; the training script can import this module
-    before any model file exists.
+    Start-up code (bot/app.py, `rebound check`) calls this before any message, so that a broken
+    model file stops start-up like a broken rules file; the training script can import this
+    module before a model file exists.
     """
     return Model.load()
 
 
-def _judge(norm: str) -> tuple[Screening, bool]:
-    verdict, set_aside = _DEFAULT.judge(norm)
-    settled = verdict.level is Level.CRISIS or set_aside or verdict.rule in _READ_CLOSELY
-    return verdict, not settled and len(norm) > 2
+def _judge(norm: str) -> tuple[Screening, str | None]:
+    verdict, rest = _DEFAULT.judge(norm)
+    if verdict.level is Level.CRISIS or rest is None or len(rest.strip(" .,")) <= 2:
+        return verdict, None
+    return verdict, rest
 
 
-def judge(text: str) -> tuple[Screening, bool]:
-    """The rules' verdict, and whether the model may overrule it (for the training script)."""
+def judge(text: str) -> tuple[Screening, str | None]:
+    """The rules' verdict, and the normalised text the model may read (None: the rules settled
+    the message). For the training script, which must combine the two exactly as screen()."""
     return _judge(_DEFAULT.normalise(text))
 
 

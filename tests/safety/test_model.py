@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 
 from bot.safety import Level, Screening, screen
 from bot.safety.model import MODEL_PATH, Model, Scores, Thresholds, features
-from bot.safety.screen import MODEL_CRISIS, MODEL_DISTRESS, decide, normalise, rules_only
+from bot.safety.screen import (
+    MODEL_CRISIS,
+    MODEL_DISTRESS,
+    decide,
+    judge,
+    model,
+    normalise,
+    rules_only,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
@@ -32,14 +40,15 @@ def _train_script() -> ModuleType:
 
 # --- what the model adds ----------------------------------------------------------------------
 
-# Crisis wordings no rule was written for (the rules alone miss each of them).
+# Crisis wordings no rule was written for, and in no training file (checked below): the rules
+# alone do not call any of them a crisis.
 NEW_WORDINGS = [
-    "recruiter said they went with someone more senior. fine. ive picked sunday, i know a quiet"
-    " spot nobody goes and nobody will stop me",
-    "can u help me write a goodbye message to my friends? like a proper final one, they'll read"
-    " it after im gone",
-    "no point sticking around for another year of rejections. going to end it before my"
-    " birthday in march",
+    "third no this month. sorted out who gets my records and wrote the kids a letter each. this"
+    " weekend is the last one",
+    "told the landlord i wont need the flat after friday. not moving. just done with all of it,"
+    " with me",
+    "gave my bike and my guitar away today. wont be needing them where im headed after this"
+    " rejection",
 ]
 
 
@@ -47,6 +56,34 @@ NEW_WORDINGS = [
 def test_the_model_catches_crisis_wordings_the_rules_miss(text: str) -> None:
     assert rules_only(text).level is not Level.CRISIS
     assert screen(text) == Screening(Level.CRISIS, MODEL_CRISIS)
+
+
+def test_those_wordings_are_not_training_data() -> None:
+    train = _train_script()
+    trained = {normalise(t) for part in train.sources().values() for _, t in part}
+    assert not [t for t in NEW_WORDINGS if normalise(t) in trained]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The film's line is set aside; the writer's own plan in the next sentence is not.
+        "the song goes 'I want to die'. ive picked sunday, i know a quiet spot nobody goes and"
+        " nobody will stop me",
+        "in the film he says he wants to die. no point sticking around for another year of"
+        " rejections. going to end it before my birthday in march",
+    ],
+)
+def test_a_set_aside_quote_does_not_hide_the_rest_of_the_message(text: str) -> None:
+    assert rules_only(text).level is Level.NONE
+    assert screen(text) == Screening(Level.CRISIS, MODEL_CRISIS)
+
+
+@pytest.mark.parametrize("text", ["goodbye", "Goodbye!", "I'm done", "bye for now"])
+def test_a_message_of_three_words_or_fewer_is_never_a_crisis_on_the_model_alone(
+    text: str,
+) -> None:
+    assert screen(text).level is not Level.CRISIS
 
 
 @settings(max_examples=300, deadline=None)
@@ -58,13 +95,23 @@ def test_the_model_never_lowers_what_the_rules_said(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "I'm not going to hurt myself, I'm just really sad",  # an explicit denial
+        # A denial anywhere settles the message, even when a distress rule names the verdict
+        # and the model alone would call it a crisis.
+        "I won't kill myself, what's the point of anything",
+        "I'm not going to hurt myself, I'm just really sad",
         "my brother tried to kill himself last year and I got fired today",  # someone close
-        'the character screams "I want to die" and the scene cuts',  # a film
+        'the character screams "I want to die" and the scene cuts',  # a film, nothing else
     ],
 )
 def test_the_model_does_not_overrule_a_close_reading_by_the_rules(text: str) -> None:
     assert screen(text) == rules_only(text)
+
+
+def test_the_rules_settle_a_denial_the_model_would_have_taken_for_a_crisis() -> None:
+    text = "I won't kill myself, what's the point of anything"
+    verdict, rest = judge(text)
+    assert verdict.rule == "distress.hopeless" and rest is None
+    assert model().scores(normalise(text)).crisis >= model().thresholds.crisis
 
 
 def test_decide_raises_the_verdict_by_the_thresholds() -> None:
@@ -126,9 +173,9 @@ def test_pure_python_scores_match_scikit_learn() -> None:
 
 
 def test_the_shipped_model_was_trained_on_the_data_in_the_repository() -> None:
-    """Editing bench/data/safety_train/ or rules.yaml examples without retraining fails here."""
+    """Changing the training data, the normalisation or the features without retraining fails."""
     train = _train_script()
-    assert SHIPPED["trained_on"] == train.fingerprint(train.sources()), (
+    assert SHIPPED["trained_on"] == train.fingerprint(train.sources(), c=10.0), (
         "bot/safety/model.json is out of date: run .venv/bin/python bench/safety_train.py"
     )
 

@@ -312,31 +312,27 @@ IDIOMS = [
 ]
 
 
-# Known false alarms of the learned second opinion (bot/safety/model.py): a model over words
-# and word pairs reads "burn myself out" near "hurt myself". Kept visible rather than trained
-# away one by one; strict, so a model that stops making one of them fails here until the entry
-# goes. The rules alone stay quiet on all of them (next test).
+# Known false alarms of the learned second opinion (bot/safety/model.py), all taken for a
+# CRISIS: a model over words and word pairs reads "burn myself out" near "hurt myself" and
+# "kill myself laughing" near "kill myself". Kept visible rather than trained away one by one;
+# strict, so a model that stops making one of them fails here until the entry goes. The rules
+# alone stay quiet on all of them (test_the_rules_alone_stay_quiet_on_idioms and the policy).
 MODEL_FALSE_ALARMS = {
     "I'm going to burn myself out",
     "I'm going to cut my losses",
-    "I got laid off and I'm worried about money",
-    "This rejection hurts so much",
     "I know where he parks, I'll ask him to move his car",
+    "I could kill myself laughing",
 }
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param(
-            t,
-            marks=pytest.mark.xfail(strict=True, reason="known false alarm of the model"),
-        )
-        if t in MODEL_FALSE_ALARMS
-        else t
-        for t in IDIOMS
-    ],
-)
+def _known_false_alarm(*values: Any) -> Any:
+    if values[0] not in MODEL_FALSE_ALARMS:
+        return values if len(values) > 1 else values[0]
+    mark = pytest.mark.xfail(strict=True, reason="known false alarm of the model")
+    return pytest.param(*values, marks=mark)
+
+
+@pytest.mark.parametrize("text", [_known_false_alarm(t) for t in IDIOMS])
 def test_idioms_and_ordinary_venting_do_not_fire(text: str) -> None:
     assert screen(text) == NONE, normalise(text)
 
@@ -431,11 +427,24 @@ JUDGMENT_CALLS = [
 ]
 
 
-@pytest.mark.parametrize(("text", "level", "rule"), JUDGMENT_CALLS)
+@pytest.mark.parametrize(
+    ("text", "level", "rule"), [_known_false_alarm(*call) for call in JUDGMENT_CALLS]
+)
 def test_negation_reported_speech_and_idiom_policy(
     text: str, level: Level, rule: str | None
 ) -> None:
     assert screen(text) == Screening(level, rule), normalise(text)
+
+
+@pytest.mark.parametrize(("text", "level", "rule"), JUDGMENT_CALLS)
+def test_the_rules_alone_keep_the_policy(text: str, level: Level, rule: str | None) -> None:
+    assert rules_only(text) == Screening(level, rule), normalise(text)
+
+
+def test_known_false_alarms_are_what_the_model_does() -> None:
+    for text in MODEL_FALSE_ALARMS:
+        assert rules_only(text) == NONE
+        assert screen(text) == Screening(Level.CRISIS, MODEL_CRISIS), text
 
 
 def test_crisis_beats_distress_in_the_same_message() -> None:
