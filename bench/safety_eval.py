@@ -7,7 +7,7 @@ slang, typos, buried in a story), distress without intent, and hard negatives (l
 idioms such as "this job hunt is killing me", quotes, news, characters, strangers). Prints:
 - the confusion table (rows = true label, columns = predicted label);
 - crisis recall, the false-positive rate on hard negatives (none predicted as anything else),
-  crisis messages met with at least the distress check-in, hard negatives taken for a crisis,
+  crisis messages flagged at all (crisis or distress), hard negatives taken for a crisis,
   distress accuracy;
 - the mean and p99 time per screen over a few repetitions;
 - the ids of missed crisis messages, false positives and misclassified distress messages, with
@@ -85,7 +85,8 @@ class Report:
 
     @property
     def flagged_recall(self) -> float:
-        """Crisis messages that got at least the gentle distress check-in (with resources)."""
+        """Crisis messages flagged at all: a crisis reply, or the gentler distress reply (which
+        offers resources and an "I'm not safe right now" button)."""
         crisis = self.of("crisis")
         return self._rate(sum(o.predicted != "none" for o in crisis), len(crisis))
 
@@ -246,15 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({len(report.false_positives)}/{counts['none']})  target <= {MAX_FALSE_POSITIVE_RATE}"
     )
     flagged = sum(o.predicted != "none" for o in report.of("crisis"))
-    print(
-        f"crisis met with at least a check-in: {report.flagged_recall:.3f} "
-        f"({flagged}/{counts['crisis']})"
-    )
+    print(f"crisis flagged at all:      {report.flagged_recall:.3f} ({flagged}/{counts['crisis']})")
     alarms = sum(o.predicted == "crisis" for o in report.of("none"))
-    print(
-        f"hard negatives taken for a crisis:   {report.false_alarm_rate:.3f} "
-        f"({alarms}/{counts['none']})"
-    )
+    print(f"hard negatives as crisis:   {report.false_alarm_rate:.3f} ({alarms}/{counts['none']})")
     distress_hit = counts["distress"] - len(report.wrong_distress)
     print(
         f"distress accuracy:          {report.distress_accuracy:.3f} "
