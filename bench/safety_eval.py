@@ -87,14 +87,20 @@ class Report:
     def flagged_recall(self) -> float:
         """Crisis messages flagged at all: a crisis reply, or the gentler distress reply (which
         offers resources and an "I'm not safe right now" button)."""
-        crisis = self.of("crisis")
-        return self._rate(sum(o.predicted != "none" for o in crisis), len(crisis))
+        return self._rate(len(self.flagged_crisis), len(self.of("crisis")))
 
     @property
     def false_alarm_rate(self) -> float:
         """Hard negatives (label none) taken for a crisis, over all none."""
-        none = self.of("none")
-        return self._rate(sum(o.predicted == "crisis" for o in none), len(none))
+        return self._rate(len(self.false_alarms), len(self.of("none")))
+
+    @property
+    def flagged_crisis(self) -> list[Outcome]:
+        return [o for o in self.of("crisis") if o.predicted != "none"]
+
+    @property
+    def false_alarms(self) -> list[Outcome]:
+        return [o for o in self.of("none") if o.predicted == "crisis"]
 
     @property
     def false_positive_rate(self) -> float:
@@ -246,9 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"hard-negative FP rate:      {report.false_positive_rate:.3f} "
         f"({len(report.false_positives)}/{counts['none']})  target <= {MAX_FALSE_POSITIVE_RATE}"
     )
-    flagged = sum(o.predicted != "none" for o in report.of("crisis"))
+    flagged = len(report.flagged_crisis)
     print(f"crisis flagged at all:      {report.flagged_recall:.3f} ({flagged}/{counts['crisis']})")
-    alarms = sum(o.predicted == "crisis" for o in report.of("none"))
+    alarms = len(report.false_alarms)
     print(f"hard negatives as crisis:   {report.false_alarm_rate:.3f} ({alarms}/{counts['none']})")
     distress_hit = counts["distress"] - len(report.wrong_distress)
     print(

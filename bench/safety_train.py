@@ -45,7 +45,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.safety import model as safety_model  # noqa: E402
-from bot.safety.screen import Level, Screening, decide, judge, rules, rules_only  # noqa: E402
+from bot.safety.screen import (  # noqa: E402
+    Level,
+    Screening,
+    decide,
+    judge,
+    normalise,
+    rules,
+    rules_only,
+)
 
 DATA = ROOT / "bench" / "data"
 TRAIN_DIR = DATA / "safety_train"
@@ -92,8 +100,6 @@ def fingerprint(srcs: dict[str, list[tuple[str, str]]], c: float, min_df: int = 
     Normalised words, not raw text, so that a change to normalisation or to the features also
     makes the shipped model out of date (tests/safety/test_model.py checks this).
     """
-    from bot.safety.screen import normalise
-
     digest = hashlib.sha256(f"{safety_model.FORMAT}\0{c}\0{min_df}\0".encode())
     for name in sorted(srcs):
         for label, text in srcs[name]:
@@ -107,8 +113,6 @@ def fit(rows: Sequence[tuple[str, str]], c: float, min_df: int = 2):
     from sklearn.feature_extraction import DictVectorizer
     from sklearn.feature_extraction.text import TfidfTransformer
     from sklearn.linear_model import LogisticRegression
-
-    from bot.safety.screen import normalise
 
     docs = [safety_model.features(normalise(text)) for _, text in rows]
     df: dict[str, int] = {}
@@ -144,8 +148,6 @@ def export(vec, tfidf, clf, thresholds: dict[str, float], trained_on: str) -> di
 
 def out_of_source(srcs: dict[str, list[tuple[str, str]]], c: float) -> list[Scored]:
     """Every message scored by a model that never saw the message's source."""
-    from bot.safety.screen import normalise
-
     result = []
     for held in srcs:
         rows = [row for name, part in srcs.items() if name != held for row in part]
