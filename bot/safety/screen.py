@@ -85,6 +85,7 @@ from typing import Any, Final
 import yaml
 from unidecode import unidecode
 
+from bot.safety.factor import factored
 from bot.safety.model import Model, Scores, Thresholds
 
 __all__ = [
@@ -552,6 +553,7 @@ def _load_rule(raw: Any, index: int, macros: Mapping[str, str], norm: _Normalise
         regex = _compile(" (?:" + "|".join(alternatives) + ")(?= )", where)
         if regex.search("  ") or regex.search(" . , ") or regex.search(' " '):
             raise _fail(where, "a pattern matches empty text")
+        regex = factored(regex)
 
     needs = None
     if "needs" in raw:

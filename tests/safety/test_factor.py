@@ -1,0 +1,91 @@
+"""bot/safety/factor.py rewrites every rule pattern for speed; it must never change a match.
+
+Compares the shipped (factored) rules with the same rules.yaml compiled without factoring, on
+every message the project has: rule examples and all training data.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.safety.factor import factored
+from bot.safety.screen import RULES_PATH, load_rules, normalise, rules
+
+screen_module = importlib.import_module("bot.safety.screen")
+REPO = Path(__file__).resolve().parents[2]
+DATA = REPO / "bench" / "data"
+
+
+@pytest.fixture(scope="module")
+def unfactored() -> dict:
+    """The shipped rules compiled as written, without factoring."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(screen_module, "factored", lambda pattern: pattern)
+        plain = load_rules(yaml.safe_load(RULES_PATH.read_text(encoding="utf-8")))
+    return {rule.id: rule.pattern for rule in plain.rules}
+
+
+def _training_texts() -> list[str]:
+    texts = []
+    for path in sorted((DATA / "safety_train").glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as fh:
+            texts += [row["text"] for row in csv.DictReader(fh)]
+    return texts
+
+
+def _spans(pattern: re.Pattern[str], norm: str) -> list[tuple[int, int]]:
+    return [m.span() for m in pattern.finditer(norm)]
+
+
+def test_every_rule_is_factored(unfactored: dict) -> None:
+    for rule in rules():
+        if rule.pattern is not None:
+            assert rule.pattern.pattern != unfactored[rule.id].pattern, rule.id
+
+
+def test_factored_rules_match_exactly_where_the_originals_do(unfactored: dict) -> None:
+    texts = [t for r in rules() for t in (*r.fires, *r.quiet)] + _training_texts()
+    assert len(texts) > 10_000
+    for text in texts:
+        norm = normalise(text)
+        for rule in rules():
+            if rule.pattern is not None:
+                expected = _spans(unfactored[rule.id], norm)
+                assert _spans(rule.pattern, norm) == expected, (rule.id, text)
+
+
+WORDS = ["i", "im", "not", "want", "to", "die", "kill", "my", "self", "myself", "end", "it"]
+WORDS += ["all", "pills", "tonight", ".", ",", '"', "lol"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.sampled_from(WORDS), max_size=14))
+def test_factored_rules_agree_on_random_word_salad(unfactored: dict, words: list[str]) -> None:
+    norm = normalise(" ".join(words))
+    for rule in rules():
+        if rule.pattern is not None:
+            assert _spans(rule.pattern, norm) == _spans(unfactored[rule.id], norm), rule.id
+
+
+def test_alternatives_sharing_a_first_letter_keep_their_order() -> None:
+    pattern = factored(re.compile(r" (?:ab|xy|a|abc)(?= )"))
+    assert pattern.pattern != r" (?:ab|xy|a|abc)(?= )"
+    for text, span in [(" abc ", (0, 4)), (" ab ", (0, 3)), (" a ", (0, 2)), (" xy ", (0, 3))]:
+        assert pattern.search(text).span() == span, text
+
+
+@pytest.mark.parametrize(
+    "source",
+    [r"(a)\1", r"(?P<x>a)(?(x)b|c)"],  # back references and conditionals are left alone
+)
+def test_unknown_constructs_leave_the_pattern_as_it_was(source: str) -> None:
+    original = re.compile(source)
+    assert factored(original) is original
