@@ -312,16 +312,18 @@ IDIOMS = [
 ]
 
 
-# Known false alarms of the learned second opinion (bot/safety/model.py), all taken for a
-# CRISIS: a model over words and word pairs reads "burn myself out" near "hurt myself" and
-# "kill myself laughing" near "kill myself". Kept visible rather than trained away one by one;
-# strict, so a model that stops making one of them fails here until the entry goes. The rules
-# alone stay quiet on all of them (test_the_rules_alone_stay_quiet_on_idioms and the policy).
+# Known false alarms of the learned second opinion (bot/safety/model.py): a model over words
+# and word pairs reads "burn myself out" near "hurt myself", and takes everyday worry after a
+# layoff for distress (its distress class learned from many such messages). Kept visible rather
+# than trained away one by one; strict, so a model that stops making one of them fails here
+# until the entry goes. The rules alone stay quiet on all of them
+# (test_the_rules_alone_stay_quiet_on_idioms and the policy).
 MODEL_FALSE_ALARMS = {
-    "I'm going to burn myself out",
-    "I'm going to cut my losses",
-    "I know where he parks, I'll ask him to move his car",
-    "I could kill myself laughing",
+    "I'm going to burn myself out": Screening(Level.CRISIS, MODEL_CRISIS),
+    "I'm going to cut my losses": Screening(Level.CRISIS, MODEL_CRISIS),
+    "I know where he parks, I'll ask him to move his car": Screening(Level.CRISIS, MODEL_CRISIS),
+    "I got laid off and I'm worried about money": Screening(Level.DISTRESS, MODEL_DISTRESS),
+    "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
 }
 
 
@@ -442,9 +444,9 @@ def test_the_rules_alone_keep_the_policy(text: str, level: Level, rule: str | No
 
 
 def test_known_false_alarms_are_what_the_model_does() -> None:
-    for text in MODEL_FALSE_ALARMS:
+    for text, verdict in MODEL_FALSE_ALARMS.items():
         assert rules_only(text) == NONE
-        assert screen(text) == Screening(Level.CRISIS, MODEL_CRISIS), text
+        assert screen(text) == verdict, text
 
 
 def test_crisis_beats_distress_in_the_same_message() -> None:
