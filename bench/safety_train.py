@@ -22,7 +22,7 @@ those thresholds.
 
 Needs scikit-learn (pip install -e '.[train]'); the bot itself does not.
 
-    .venv/bin/python bench/safety_train.py [--check] [--c 10]
+    .venv/bin/python bench/safety_train.py [--check] [--c 30]
         [--max-hard-crisis 0.05] [--max-ordinary-crisis 0.01] ...
 
 --check rebuilds in memory and exits 1 when the shipped model.json differs from what the data
@@ -60,6 +60,7 @@ TRAIN_DIR = DATA / "safety_train"
 ORDINARY = "ordinary"  # files named ordinary*.csv hold everyday chat, all labelled none
 SPENT_SETS = ("safety_eval.csv", "safety_holdout.csv", "safety_holdout2.csv")
 CLASSES = safety_model.CLASSES
+DEFAULT_C = 30.0  # inverse regularisation: 30 beat 10 out of source (0.846 vs 0.840 recall)
 
 
 def training_files() -> list[Path]:
@@ -233,7 +234,7 @@ def choose_thresholds(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--c", type=float, default=10.0, help="inverse regularisation strength")
+    parser.add_argument("--c", type=float, default=DEFAULT_C, help="inverse regularisation")
     limits = {
         "fp_crisis_rate": ("--max-hard-crisis", 0.05, "hard negatives taken for a crisis"),
         "ordinary_crisis": ("--max-ordinary-crisis", 0.01, "ordinary chat taken for a crisis"),

@@ -313,18 +313,12 @@ IDIOMS = [
 
 
 # Known false alarms of the learned second opinion (bot/safety/model.py): a model over words
-# and word pairs reads "burn myself out" near "hurt myself", and takes everyday worry after a
-# layoff, or a plain "I don't want to hurt anyone", for distress (its distress class learned
-# from many such messages). Kept visible rather than trained away one by one; strict, so a
-# model that stops making one of them fails here until the entry goes. The rules alone stay
-# quiet on all of them (test_the_rules_alone_stay_quiet_on_idioms and the policy).
+# and word pairs reads "burn myself out" near "hurt myself". Kept visible rather than trained
+# away one by one; strict, so a model that stops making one of them fails here until the entry
+# goes. The rules alone stay quiet on all of them (test_the_rules_alone_stay_quiet_on_idioms
+# and the policy).
 MODEL_FALSE_ALARMS = {
     "I'm going to burn myself out": Screening(Level.CRISIS, MODEL_CRISIS),
-    "I'm going to cut my losses": Screening(Level.CRISIS, MODEL_CRISIS),
-    "I know where he parks, I'll ask him to move his car": Screening(Level.CRISIS, MODEL_CRISIS),
-    "I got laid off and I'm worried about money": Screening(Level.DISTRESS, MODEL_DISTRESS),
-    "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
-    "I don't want to hurt anyone": Screening(Level.DISTRESS, MODEL_DISTRESS),
 }
 
 
