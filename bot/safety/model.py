@@ -3,8 +3,8 @@
 The phrase rules in ``rules.yaml`` are precise but only know the wordings someone wrote down;
 on messages written by people who never saw them they caught about a third of crisis messages.
 This model reads the same normalised text as the rules and scores it by its words and word pairs
-(TF-IDF weighted, then a three-class logistic regression), so it also catches wordings nobody
-wrote a rule for (plans, preparations and finality said plainly).
+(adjacent and one word apart; TF-IDF weighted, then a three-class logistic regression), so it
+also catches wordings nobody wrote a rule for (plans, preparations and finality said plainly).
 
 The weights are data, in ``model.json``, written by ``bench/safety_train.py`` from labelled
 messages (bench/data/README.md lists them): to change what the model knows, change the data and
