@@ -6,9 +6,10 @@ alternatives costs hundreds of steps per word. Factoring the alternatives that s
 same character into a tree ("want to|wanted to" -> "w(?:ant(?: to|ed to))") lets it drop a whole
 subtree after one character comparison.
 
-The factored pattern matches exactly what the original matches, at the same places: only
-neighbouring alternatives that begin with a literal character are grouped, and in their original
-order, so the engine still prefers the same alternative wherever several could match.
+The factored pattern matches exactly what the original matches, at the same places: within a
+run of alternatives that each begin with a literal character, those sharing that character are
+grouped in their original order (an alternative that begins otherwise ends the run), so the
+engine still prefers the same alternative wherever several could match.
 tests/safety/test_factor.py checks that on every message the project has.
 
 Reads the parse tree of Python's own regex parser (``re._parser``, unchanged in substance from
