@@ -1,4 +1,9 @@
-"""Faster rule patterns: the same regular expression with its alternations factored.
+"""Faster rule patterns, without changing what they match.
+
+Two things, both read from the parse tree of a compiled pattern: ``factored`` rewrites a pattern
+so the regex engine drops most alternatives after one character, and ``required_words`` finds
+words without which a rule cannot match, so a screen skips the rule for messages with none of
+them (a message's words are a set lookup; running a rule's patterns is a scan).
 
 The rules' patterns are long alternations of phrases ("want to|wanted to|wanna|..."). Python's
 regex engine tries every alternative at every word of a message, so a pattern with hundreds of
@@ -14,12 +19,14 @@ tests/safety/test_factor.py checks that on every message the project has.
 
 Reads the parse tree of Python's own regex parser (``re._parser``, unchanged in substance from
 3.11 to 3.13); if it is missing or meets a construct it does not know, ``factored`` returns the
-original pattern, so the only cost of a surprise is speed.
+original pattern and ``required_words`` None, so the only cost of a surprise is speed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 try:
@@ -150,3 +157,148 @@ def _branch(alternatives: list[list[Any]]) -> str:
 
 def _starts_literal(items: list[Any]) -> bool:
     return bool(items) and str(items[0][0]) == "LITERAL"
+
+
+# ---------------------------------------------------------------------------------------------
+# The words a match cannot do without
+# ---------------------------------------------------------------------------------------------
+
+# Words in nearly every message: a rule that can match with only these is run on every message.
+_EVERYDAY_WORDS = (
+    "a an the and or but if of to in on at for with by from up out as is are was be been am im i "
+    "me my you your he she it its we they them this that there here so not no do dont did have "
+    "has had will would can cant could just all any some one get got go going being about after "
+    "again over into like than then too very what when where who why how more most much off only "
+    'own now back down even still way ill ive id . , "'
+)
+_EVERYDAY: frozenset[str] = frozenset(_EVERYDAY_WORDS.split())
+_MAX_STRINGS = 400  # past this many spellings a part of a pattern is not worth listing
+
+
+def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Words of which every match of a rule pattern contains at least one, or None.
+
+    For a pattern as the rules build it (" (?:...)(?= )": whole words of normalised text), so
+    that a screen can skip the pattern for a message with none of the words. Found from the
+    parse tree: a part of the pattern between two spaces that can only spell a few strings
+    gives their words (one per string); an alternation gives the union of its alternatives'.
+    None when some alternative has no such part, or when the words are everyday ones.
+    """
+    if _parser is None:
+        return None
+    try:
+        items = list(_parser.parse(pattern.pattern, pattern.flags))
+    except (re.error, RecursionError):
+        return None
+    # The rules' shape: a space, the alternatives, and "(?= )" - so both ends are word ends.
+    if not items or items[0] != (C.LITERAL, ord(" ")) or str(items[-1][0]) != "ASSERT":
+        return None
+    words = _required(items[1:-1])
+    return None if words is None or not _EVERYDAY.isdisjoint(words) else words
+
+
+def _required(items: Any) -> frozenset[str] | None:
+    """For a sequence with a word end on each side: words one of which every match holds."""
+    parts: list[list[Any]] = [[]]
+    for op, av in items:
+        if str(op) == "LITERAL" and av == ord(" "):
+            parts.append([])
+        elif str(op) not in ("AT", "ASSERT", "ASSERT_NOT"):  # zero-width: no characters
+            parts[-1].append((op, av))
+    best: frozenset[str] | None = None
+    for part in parts:
+        words = _part_words(part)
+        if words is not None and (
+            best is None
+            or (_EVERYDAY.isdisjoint(words), -len(words)) > (_EVERYDAY.isdisjoint(best), -len(best))
+        ):
+            best = words
+    return best
+
+
+def _part_words(part: list[Any]) -> frozenset[str] | None:
+    """Words one of which every match of ``part`` (between two word ends) holds, or None."""
+    if not part:
+        return None
+    spellings = _spellings(part)
+    if spellings is not None and "" not in spellings:
+        words = set()
+        for spelling in spellings:
+            tokens = spelling.split()
+            if not tokens:
+                return None
+            rare = [t for t in tokens if t not in _EVERYDAY] or tokens
+            words.add(max(rare, key=len))
+        return frozenset(words)
+    if len(part) == 1 and str(part[0][0]) in ("SUBPATTERN", "ATOMIC_GROUP", "BRANCH"):
+        op, av = part[0]
+        name = str(op)
+        if name == "SUBPATTERN":
+            return _required(av[-1])
+        if name == "ATOMIC_GROUP":
+            return _required(av)
+        union = _union(_required(alternative) for alternative in av[1])
+        return None if union is None else frozenset(union)
+    return None
+
+
+def _union(sets: Iterable[AbstractSet[str] | None]) -> set[str] | None:
+    """The union of ``sets``, or None as soon as one of them is None."""
+    out: set[str] = set()
+    for each in sets:
+        if each is None:
+            return None
+        out |= each
+    return out
+
+
+def _spellings(items: Any) -> set[str] | None:
+    """Every string a sequence can match, or None when there are too many or it is open."""
+    out = {""}
+    for op, av in items:
+        options = _node_spellings(op, av)
+        if options is None:
+            return None
+        out = {a + b for a in out for b in options}
+        if len(out) > _MAX_STRINGS:
+            return None
+    return out
+
+
+def _node_spellings(op: Any, av: Any) -> set[str] | None:
+    name = str(op)
+    if name == "LITERAL":
+        return {chr(av)}
+    if name == "IN":
+        chars: set[str] = set()
+        for kind, value in av:
+            if str(kind) == "LITERAL":
+                chars.add(chr(value))
+            elif str(kind) == "RANGE" and value[1] - value[0] < 10:
+                chars |= {chr(c) for c in range(value[0], value[1] + 1)}
+            else:  # negated or wide classes: too many strings
+                return None
+        return chars
+    if name == "SUBPATTERN":
+        return _spellings(av[-1])
+    if name == "ATOMIC_GROUP":
+        return _spellings(av)
+    if name == "BRANCH":
+        out = _union(_spellings(alternative) for alternative in av[1])
+        return out if out is not None and len(out) <= _MAX_STRINGS else None
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        lo, hi, sub = av
+        once = _spellings(sub)
+        if once is None or hi == C.MAXREPEAT or hi > 3:
+            return None
+        out, run = set(), {""}
+        for times in range(hi + 1):
+            if times >= lo:
+                out |= run
+            run = {a + b for a in run for b in once}
+            if len(out) > _MAX_STRINGS:
+                return None
+        return out
+    if name in ("AT", "ASSERT", "ASSERT_NOT"):
+        return {""}
+    return None

@@ -85,7 +85,7 @@ from typing import Any, Final
 import yaml
 from unidecode import unidecode
 
-from bot.safety.factor import factored
+from bot.safety.factor import factored, required_words
 from bot.safety.model import Model, Scores, Thresholds
 
 __all__ = [
@@ -553,9 +553,11 @@ def _load_rule(raw: Any, index: int, macros: Mapping[str, str], norm: _Normalise
         regex = _compile(" (?:" + "|".join(alternatives) + ")(?= )", where)
         if regex.search("  ") or regex.search(" . , ") or regex.search(' " '):
             raise _fail(where, "a pattern matches empty text")
-        regex = factored(regex)
 
     needs = None
+    if regex is not None:
+        needs = required_words(regex)  # found from the patterns; `needs:` in the file overrides
+        regex = factored(regex)
     if "needs" in raw:
         words = _str_list(raw.get("needs"), where, "needs")
         bad = [w for w in words if not _NEEDS_WORD.fullmatch(w)]

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.safety.factor import factored
+from bot.safety.factor import factored, required_words
 from bot.safety.screen import RULES_PATH, load_rules, normalise, rules
 
 screen_module = importlib.import_module("bot.safety.screen")
@@ -73,6 +73,28 @@ def test_factored_rules_agree_on_random_word_salad(unfactored: dict, words: list
     for rule in rules():
         if rule.pattern is not None:
             assert _spans(rule.pattern, norm) == _spans(unfactored[rule.id], norm), rule.id
+
+
+def test_a_rule_runs_whenever_it_could_match() -> None:
+    """A rule is skipped on a message without any of its `needs` words (found by
+    required_words or written in rules.yaml): on every message the project has, a match of
+    the rule must contain one of them."""
+    texts = [t for r in rules() for t in (*r.fires, *r.quiet)] + _training_texts()
+    with_needs = [r for r in rules() if r.needs is not None and r.pattern is not None]
+    assert len(with_needs) >= 15
+    for text in texts:
+        norm = normalise(text)
+        for rule in with_needs:
+            if rule.pattern.search(norm):
+                assert not rule.needs.isdisjoint(norm.split()), (rule.id, text)
+
+
+def test_required_words_are_found_from_the_pattern() -> None:
+    words = required_words(re.compile(r" (?:(?:i|we) sat in (?:the|my) (?:car|garage))(?= )"))
+    assert words == {"sat"}  # the rarest part that every match spells
+    # an alternative with nothing to require, or only everyday words: nothing to skip on
+    assert required_words(re.compile(r" (?:kms|(?: [^ ]+){0,3} i)(?= )")) is None
+    assert required_words(re.compile(r" (?:i am|it is)(?= )")) is None
 
 
 def test_alternatives_sharing_a_first_letter_keep_their_order() -> None:
