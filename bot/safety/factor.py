@@ -40,15 +40,34 @@ class _Unknown(Exception):
     """A construct this module does not rewrite."""
 
 
+def compile_rule(source: str) -> tuple[re.Pattern[str], frozenset[str] | None]:
+    """A rule's combined pattern compiled once, factored, with its ``required_words``.
+
+    Parses the source a single time for both (loading the rules is start-up time). Raises
+    ``re.error`` for a bad source, like ``re.compile``.
+    """
+    if _parser is None:
+        return re.compile(source), None
+    tree = _parser.parse(source)
+    return _factored_tree(tree) or re.compile(source), _required_in_tree(tree)
+
+
 def factored(pattern: re.Pattern[str]) -> re.Pattern[str]:
     """``pattern`` with its alternations factored, or ``pattern`` itself when that fails."""
     if _parser is None or pattern.flags & ~re.UNICODE:
         return pattern
     try:
-        source = _seq(_parser.parse(pattern.pattern, pattern.flags))
-        return re.compile(source)
-    except (_Unknown, re.error, RecursionError, KeyError):
+        tree = _parser.parse(pattern.pattern, pattern.flags)
+    except (re.error, RecursionError):
         return pattern
+    return _factored_tree(tree) or pattern
+
+
+def _factored_tree(tree: Any) -> re.Pattern[str] | None:
+    try:
+        return re.compile(_seq(tree))
+    except (_Unknown, re.error, RecursionError, KeyError):
+        return None
 
 
 def _seq(items: Any) -> str:
@@ -187,9 +206,14 @@ def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
     if _parser is None:
         return None
     try:
-        items = list(_parser.parse(pattern.pattern, pattern.flags))
+        tree = _parser.parse(pattern.pattern, pattern.flags)
     except (re.error, RecursionError):
         return None
+    return _required_in_tree(tree)
+
+
+def _required_in_tree(tree: Any) -> frozenset[str] | None:
+    items = list(tree)
     # The rules' shape: a space, the alternatives, and "(?= )" - so both ends are word ends.
     if not items or items[0] != (C.LITERAL, ord(" ")) or str(items[-1][0]) != "ASSERT":
         return None

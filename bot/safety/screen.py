@@ -85,7 +85,7 @@ from typing import Any, Final
 import yaml
 from unidecode import unidecode
 
-from bot.safety.factor import factored, required_words
+from bot.safety.factor import compile_rule
 from bot.safety.model import Model, Scores, Thresholds
 
 __all__ = [
@@ -547,17 +547,17 @@ def _load_rule(raw: Any, index: int, macros: Mapping[str, str], norm: _Normalise
         _compile(source, f"{where} pattern {i}")
         alternatives.append(f"(?:{source})")
     alternatives += [_phrase_regex(p, norm, where) for p in phrases]
-    regex = None
+    regex = needs = None
     if alternatives:
         # A leading space (every token has one before it) and a space after: whole words only.
-        regex = _compile(" (?:" + "|".join(alternatives) + ")(?= )", where)
+        # Compiled factored, with the words a match needs (bot/safety/factor.py); `needs:` in
+        # the file overrides those.
+        try:
+            regex, needs = compile_rule(" (?:" + "|".join(alternatives) + ")(?= )")
+        except (re.error, RecursionError) as exc:
+            raise _fail(where, f"bad regular expression: {exc}") from None
         if regex.search("  ") or regex.search(" . , ") or regex.search(' " '):
             raise _fail(where, "a pattern matches empty text")
-
-    needs = None
-    if regex is not None:
-        needs = required_words(regex)  # found from the patterns; `needs:` in the file overrides
-        regex = factored(regex)
     if "needs" in raw:
         words = _str_list(raw.get("needs"), where, "needs")
         bad = [w for w in words if not _NEEDS_WORD.fullmatch(w)]
@@ -731,12 +731,13 @@ class RuleSet:
 
         The text is None when the rules settled the message: a crisis rule fired, or a crisis
         statement was explicitly denied or was about someone close (wherever in the message,
-        even when a distress rule decides the verdict). Otherwise it is the message without the
+        even when a distress rule decides the verdict); also when no word is left to read.
+        Otherwise it is the message without the
         sentences whose crisis match the checks set aside (a stranger, a character, the news,
         a joke, a quiet context): the rules read those closely, the rest is open to the model.
         """
         if len(norm) <= 2:
-            return _NO_CONCERN, norm
+            return _NO_CONCERN, None
         msg = _Message(norm)
         denied = close = False
         aside: list[tuple[int, int]] = []
@@ -754,6 +755,8 @@ class RuleSet:
                 else:
                     aside.append(_sentence_span(norm, m.start(), m.end()))
         rest = None if denied or close else _without(norm, aside)
+        if rest is not None and len(rest.strip(" .,")) <= 2:
+            rest = None
         for rule in self._distress:
             if (rule.derived == "negated_crisis" and denied) or (
                 rule.derived == "third_party_crisis" and close
@@ -960,7 +963,7 @@ def screen(text: str) -> Screening:
     """Screen one message (any length; no I/O, no logging). See the module docstring."""
     if not isinstance(text, str):
         raise TypeError(f"screen() needs a str, not {type(text).__name__}")
-    verdict, rest = _judge(_DEFAULT.normalise(text))
+    verdict, rest = _DEFAULT.judge(_DEFAULT.normalise(text))
     if rest is None:
         return verdict
     learned = model()
@@ -978,17 +981,10 @@ def model() -> Model:
     return Model.load()
 
 
-def _judge(norm: str) -> tuple[Screening, str | None]:
-    verdict, rest = _DEFAULT.judge(norm)
-    if verdict.level is Level.CRISIS or rest is None or len(rest.strip(" .,")) <= 2:
-        return verdict, None
-    return verdict, rest
-
-
 def judge(text: str) -> tuple[Screening, str | None]:
     """The rules' verdict, and the normalised text the model may read (None: the rules settled
     the message). For the training script, which must combine the two exactly as screen()."""
-    return _judge(_DEFAULT.normalise(text))
+    return _DEFAULT.judge(_DEFAULT.normalise(text))
 
 
 def decide(verdict: Screening, scores: Scores, thresholds: Thresholds) -> Screening:
