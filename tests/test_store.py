@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from bot.ports import Add, Change, Commit, Forget, Outcome, StoreUnavailable
+from bot.ports import Add, Cancel, Change, Commit, Forget, Outcome, StoreUnavailable
 from bot.store import SqlStore, make_engine
 from bot.store.crypto import Cipher
 from bot.store.schema import OWNED, episodes
@@ -178,3 +178,30 @@ async def test_an_unreachable_database_is_reported_as_unavailable() -> None:
             await store.load("test::someone")
     finally:
         await store.close()
+
+
+async def test_one_users_timer_queries_look_only_at_that_users_rows(store: SqlStore) -> None:
+    """Cancelling, finding due and next timers for one user must go through an index that starts
+    with the user, not scan every user's pending timers: SQLite (which keeps no statistics
+    unless asked) otherwise picks the scheduler's (status, due_at) index, and each of those
+    per-turn queries grows with the number of users (1.5 ms at 1,000 users in the benchmark)."""
+    seen: list[str] = []
+
+    def remember(conn, cursor, statement, params, context, executemany) -> None:
+        if "FROM timers" in statement or statement.startswith("UPDATE timers"):
+            seen.append(statement)
+
+    user = new_user()
+    event.listen(store.engine, "before_cursor_execute", remember)
+    await store.commit(commit(user, 0, "a", Cancel("checkin")))
+    await store.due_timers(user, NOW)
+    await store.next_timer(user, NOW)
+    event.remove(store.engine, "before_cursor_execute", remember)
+    assert len(seen) == 3
+    with store.engine.connect() as conn:
+        for statement in seen:
+            params = ("x",) * statement.count("?")
+            plan = " ".join(
+                r[3] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params)
+            )
+            assert "(user_key=?" in plan, (statement, plan)
