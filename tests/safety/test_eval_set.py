@@ -29,6 +29,7 @@ DATA = REPO / "bench" / "data"
 BENCH = REPO / "bench" / "safety_eval.py"
 HELD_OUT = tuple(f"safety_test_{part}.csv" for part in "abcd")
 ORDINARY = "safety_test_ordinary.csv"
+UNREAD = "safety_test_e.csv"  # not measured yet: kept for the next model (bench/data/README.md)
 ALL_SETS = sorted(p.name for p in DATA.glob("safety_*.csv"))
 
 
@@ -47,7 +48,7 @@ def bench() -> ModuleType:
 
 
 def test_the_held_out_sets_are_there() -> None:
-    assert {*HELD_OUT, ORDINARY} <= set(ALL_SETS)
+    assert {*HELD_OUT, ORDINARY, UNREAD} <= set(ALL_SETS)
 
 
 @pytest.mark.parametrize("name", ALL_SETS)
@@ -65,7 +66,7 @@ def test_no_held_out_message_is_in_the_training_data(bench: ModuleType) -> None:
     paths = [DATA / n for n in ALL_SETS if not n.startswith("safety_test")]
     paths += sorted((DATA / "safety_train").glob("*.csv"))
     trained = {normalise(ex.text) for path in paths for ex in bench.load(path)}
-    for name in (*HELD_OUT, ORDINARY):
+    for name in (*HELD_OUT, ORDINARY, UNREAD):
         assert not [ex.id for ex in bench.load(DATA / name) if normalise(ex.text) in trained]
 
 
