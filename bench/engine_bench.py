@@ -129,7 +129,7 @@ async def open_loop(users: int, rate: float, synchronous: str, *, mixed: bool) -
     users / rate seconds every arrival is the same step: the steps that cost the most (accepting
     a drafted message, which is screened whole) come in a block, the worst case. Mixed, user n
     starts n % (journey length) rounds late, so every round holds every step, as real traffic
-    does; users are only ever one step apart from their previous message, never out of order."""
+    does; each user's messages still come in journey order."""
     with tempfile.TemporaryDirectory() as tmp:
         engine, store = await make(Path(tmp) / "bench.db", synchronous)
         latencies: list[float] = []

@@ -184,7 +184,7 @@ async def test_one_users_timer_queries_look_only_at_that_users_rows(store: SqlSt
     """Cancelling, finding due and next timers for one user must go through an index that starts
     with the user, not scan every user's pending timers: SQLite (which keeps no statistics
     unless asked) otherwise picks the scheduler's (status, due_at) index, and each of those
-    per-turn queries grows with the number of users (1.5 ms at 1,000 users in the benchmark)."""
+    queries grows with the number of users (a cancel: 8 ms at 10,000 users, 0.01 ms indexed)."""
     seen: list[str] = []
 
     def remember(conn, cursor, statement, params, context, executemany) -> None:

@@ -164,8 +164,8 @@ timers = _owned(
     Column("day_key", String(80)),
     UniqueConstraint("day_key", name="uq_timers_day_key"),
     Index("ix_timers_status_due", "status", "due_at"),
-    # One user's pending timers (every turn asks): SQLite would otherwise take the index above
-    # and read every user's pending timers.
+    # One user's pending timers (a turn with a timer due, cancelling a kind): SQLite would
+    # otherwise take the index above and read every user's pending timers.
     Index("ix_timers_user_status_due", "user_key", "status", "due_at"),
 )
 
