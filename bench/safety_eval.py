@@ -2,10 +2,9 @@
 
 By default the held-out sets bench/data/safety_test_a.csv to safety_test_d.csv (columns
 id,label,text; see bench/data/README.md for which sets are held out and which the screening
-learned from): crisis messages (intent to die, self-harm or harm
-others, direct, indirect, slang, typos, buried in a story), distress without intent, and hard
-negatives (label none: idioms such as "this job hunt is killing me", quotes, news, characters,
-strangers). Prints:
+learned from): crisis messages (intent to die, self-harm or harm others, direct, indirect,
+slang, typos, buried in a story), distress without intent, and hard negatives (label none:
+idioms such as "this job hunt is killing me", quotes, news, characters, strangers). Prints:
 - the confusion table (rows = true label, columns = predicted label);
 - crisis recall, the false-positive rate on hard negatives (none predicted as anything else),
   crisis messages flagged at all (crisis or distress), hard negatives taken for a crisis,

@@ -1,9 +1,10 @@
 """Faster rule patterns, without changing what they match.
 
-Two things, both read from the parse tree of a compiled pattern: ``factored`` rewrites a pattern
-so the regex engine drops most alternatives after one character, and ``required_words`` finds
-words without which a rule cannot match, so a screen skips the rule for messages with none of
-them (a message's words are a set lookup; running a rule's patterns is a scan).
+``compile_rule`` reads a rule's pattern once, with Python's own regex parser, and does two
+things with the parse tree: it rewrites the pattern so the regex engine drops most alternatives
+after one character (factoring), and it finds words without which the rule cannot match (its
+required words), so a screen skips the rule for messages with none of them (a message's words
+are a set lookup; running a rule's patterns is a scan).
 
 The rules' patterns are long alternations of phrases ("want to|wanted to|wanna|..."). Python's
 regex engine tries every alternative at every word of a message, so a pattern with hundreds of
@@ -18,8 +19,8 @@ engine still prefers the same alternative wherever several could match.
 tests/safety/test_factor.py checks that on every message the project has.
 
 Reads the parse tree of Python's own regex parser (``re._parser``, unchanged in substance from
-3.11 to 3.13); if it is missing or meets a construct it does not know, ``factored`` returns the
-original pattern and ``required_words`` None, so the only cost of a surprise is speed.
+3.11 to 3.13); if it is missing or meets a construct it does not know, ``compile_rule`` compiles
+the pattern as written and finds no required words, so the only cost of a surprise is speed.
 """
 
 from __future__ import annotations
@@ -41,26 +42,19 @@ class _Unknown(Exception):
 
 
 def compile_rule(source: str) -> tuple[re.Pattern[str], frozenset[str] | None]:
-    """A rule's combined pattern compiled once, factored, with its ``required_words``.
+    """A rule's combined pattern compiled factored, and the words of which every match contains
+    at least one (None when some alternative needs none, or only everyday ones).
 
-    Parses the source a single time for both (loading the rules is start-up time). Raises
-    ``re.error`` for a bad source, like ``re.compile``.
+    For a pattern as the rules build it (" (?:...)(?= )": whole words of normalised text). The
+    words come from the parse tree: a part of the pattern between two spaces that can only
+    spell a few strings gives their words (one per string); an alternation gives the union of
+    its alternatives'. Parses the source once for both (loading the rules is start-up time).
+    Raises ``re.error`` for a bad source, like ``re.compile``.
     """
     if _parser is None:
         return re.compile(source), None
     tree = _parser.parse(source)
     return _factored_tree(tree) or re.compile(source), _required_in_tree(tree)
-
-
-def factored(pattern: re.Pattern[str]) -> re.Pattern[str]:
-    """``pattern`` with its alternations factored, or ``pattern`` itself when that fails."""
-    if _parser is None or pattern.flags & ~re.UNICODE:
-        return pattern
-    try:
-        tree = _parser.parse(pattern.pattern, pattern.flags)
-    except (re.error, RecursionError):
-        return pattern
-    return _factored_tree(tree) or pattern
 
 
 def _factored_tree(tree: Any) -> re.Pattern[str] | None:
@@ -192,24 +186,6 @@ _EVERYDAY_WORDS = (
 )
 _EVERYDAY: frozenset[str] = frozenset(_EVERYDAY_WORDS.split())
 _MAX_STRINGS = 400  # past this many spellings a part of a pattern is not worth listing
-
-
-def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """Words of which every match of a rule pattern contains at least one, or None.
-
-    For a pattern as the rules build it (" (?:...)(?= )": whole words of normalised text), so
-    that a screen can skip the pattern for a message with none of the words. Found from the
-    parse tree: a part of the pattern between two spaces that can only spell a few strings
-    gives their words (one per string); an alternation gives the union of its alternatives'.
-    None when some alternative has no such part, or when the words are everyday ones.
-    """
-    if _parser is None:
-        return None
-    try:
-        tree = _parser.parse(pattern.pattern, pattern.flags)
-    except (re.error, RecursionError):
-        return None
-    return _required_in_tree(tree)
 
 
 def _required_in_tree(tree: Any) -> frozenset[str] | None:

@@ -732,9 +732,9 @@ class RuleSet:
         The text is None when the rules settled the message: a crisis rule fired, or a crisis
         statement was explicitly denied or was about someone close (wherever in the message,
         even when a distress rule decides the verdict); also when no word is left to read.
-        Otherwise it is the message without the
-        sentences whose crisis match the checks set aside (a stranger, a character, the news,
-        a joke, a quiet context): the rules read those closely, the rest is open to the model.
+        Otherwise it is the message without the sentences whose crisis match the checks set
+        aside (a stranger, a character, the news, a joke, a quiet context): the rules read
+        those closely, the rest is open to the model.
         """
         if len(norm) <= 2:
             return _NO_CONCERN, None
