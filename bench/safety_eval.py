@@ -1,6 +1,6 @@
 """Measure crisis-language screening against labelled messages it never learned from.
 
-By default the held-out sets bench/data/safety_test_a.csv to safety_test_d.csv (columns
+By default the held-out sets bench/data/safety_test_a.csv to safety_test_e.csv (columns
 id,label,text; see bench/data/README.md for which sets are held out and which the screening
 learned from): crisis messages (intent to die, self-harm or harm others, direct, indirect,
 slang, typos, buried in a story), distress without intent, and hard negatives (label none:
@@ -18,6 +18,7 @@ Exits 0 (a measurement) unless --check is given: then 1 if crisis recall < 0.97 
 hard-negative false-positive rate > 0.05 (the product's targets).
 
     .venv/bin/python bench/safety_eval.py [--data FILE ...] [--show] [--check] [--reps 5]
+        [--contextual]
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from bot.safety import screen
 
 DATA_DIR = Path(__file__).with_name("data")
 DATA_PATH = DATA_DIR / "safety_eval.csv"
-HELD_OUT = tuple(DATA_DIR / f"safety_test_{part}.csv" for part in "abcd")
+HELD_OUT = tuple(DATA_DIR / f"safety_test_{part}.csv" for part in "abcde")
 LABELS = ("crisis", "distress", "none")
 MIN_CRISIS_RECALL = 0.97
 MAX_FALSE_POSITIVE_RATE = 0.05
@@ -228,11 +229,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"exit 1 if crisis recall < {MIN_CRISIS_RECALL} "
         f"or hard-negative false positives > {MAX_FALSE_POSITIVE_RATE:.0%}",
     )
+    parser.add_argument(
+        "--contextual",
+        action="store_true",
+        help="screen with the contextual reader too, as REBOUND_SAFETY_CONTEXTUAL=true does",
+    )
     args = parser.parse_args(argv)
 
+    screen_fn = screen
+    if args.contextual:
+        from bot.safety.contextual import ContextualModel
+        from bot.safety.screen import screen_with
+
+        screen_fn = screen_with(ContextualModel())
     examples = [ex for path in args.data for ex in load(path)]
-    report = evaluate(examples)
-    timings = time_screens(examples, max(1, args.reps))
+    report = evaluate(examples, screen_fn)
+    timings = time_screens(examples, max(1, args.reps), screen_fn)
     counts = {label: len(report.of(label)) for label in LABELS}
 
     print(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from bot.config import ConfigError, Settings
 from bot.engine import Engine
 from bot.flows import DEFAULT_DIR, Catalog, FlowError, load_catalog
 from bot.logs import configure
-from bot.safety import screen
+from bot.safety import Screening, screen
+from bot.safety.contextual import ContextualModel
 from bot.safety.model import Model
 from bot.safety.screen import model as safety_model
+from bot.safety.screen import screen_with
 from bot.store import SqlStore, keys, make_engine, migrate
 from bot.store.crypto import Cipher, CipherError, create_key_file, key_path_beside
 
@@ -106,9 +109,25 @@ def load_safety_model() -> Model:
         raise ConfigError(str(exc)) from None
 
 
+def load_contextual() -> ContextualModel:
+    """The contextual reader (REBOUND_SAFETY_CONTEXTUAL), loaded so that a missing package or
+    file stops start-up with what to do."""
+    try:
+        return ContextualModel()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def load_screen(settings: Settings) -> Callable[[str], Screening]:
+    """The screen every message goes through, its models loaded now: the rules and the linear
+    model, plus the contextual reader when REBOUND_SAFETY_CONTEXTUAL is on."""
+    load_safety_model()
+    return screen_with(load_contextual()) if settings.safety_contextual else screen
+
+
 def build_app(settings: Settings) -> App:
     configure(settings.log_level)
     catalog = load_dialogs(settings)
-    load_safety_model()
+    screening = load_screen(settings)
     store = open_store(settings)
-    return App(settings, catalog, store, Engine(catalog, store, screen=screen))
+    return App(settings, catalog, store, Engine(catalog, store, screen=screening))

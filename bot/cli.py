@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
-    from bot.app import build_app, load_dialogs, load_safety_model, open_store
+    from bot.app import build_app, load_contextual, load_dialogs, load_safety_model, open_store
 
     if args.cmd == "keygen":
         from bot.store.crypto import Cipher
@@ -69,6 +69,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         print(f"dialogs ok: {len(catalog.flows)} flows, {steps} steps, {len(catalog.texts)} texts")
         model = load_safety_model()
         print(f"safety model ok: trained on {model.trained_on}, thresholds {model.thresholds}")
+        if settings.safety_contextual:
+            reader = load_contextual()
+            print(f"contextual reader ok: trained on {reader.trained_on}, {reader.band}")
         return 0
     if args.cmd == "db":
         from bot.store import make_engine, migrate

@@ -65,6 +65,9 @@ How a message is read
    about someone close, anywhere in the message, settles it; a sentence whose crisis match was
    set aside (a stranger, a film, the news, a joke, a quiet context) is cut out before the model
    reads the rest (``RuleSet.judge``). ``rules_only`` gives the rules' verdict alone.
+6. **Optional third reader** (:mod:`bot.safety.contextual`, off by default): a small
+   transformer reads the messages the linear model is unsure about and says whether they are a
+   crisis (``contextual.crisis``); it never overrules a rule. ``screen_with`` builds that screen.
 
 All regular expressions are written so that matching is linear in the length of the message
 (bounded repetitions, possessive word lists); a 4,000-character message screens in well under
@@ -76,7 +79,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -85,8 +88,9 @@ from typing import Any, Final
 import yaml
 from unidecode import unidecode
 
+from bot.safety.contextual import Band, ContextualModel
 from bot.safety.factor import compile_rule
-from bot.safety.model import Model, Scores, Thresholds
+from bot.safety.model import TOO_SHORT, Model, Scores, Thresholds
 
 __all__ = [
     "RULES_PATH",
@@ -957,17 +961,32 @@ def _load_default() -> RuleSet:
 _DEFAULT: Final = _load_default()
 MODEL_CRISIS: Final = "model.crisis"
 MODEL_DISTRESS: Final = "model.distress"
+CONTEXTUAL_CRISIS: Final = "contextual.crisis"
 
 
 def screen(text: str) -> Screening:
     """Screen one message (any length; no I/O, no logging). See the module docstring."""
+    return _screen(text, None)
+
+
+def screen_with(reader: ContextualModel) -> Callable[[str], Screening]:
+    """``screen`` that also asks the contextual reader about messages in its band (see
+    ``contextual.py``; ``bot/app.py`` uses it when REBOUND_SAFETY_CONTEXTUAL is on)."""
+    return functools.partial(_screen, reader=reader)
+
+
+def _screen(text: str, reader: ContextualModel | None) -> Screening:
     if not isinstance(text, str):
         raise TypeError(f"screen() needs a str, not {type(text).__name__}")
     verdict, rest = _DEFAULT.judge(_DEFAULT.normalise(text))
     if rest is None:
         return verdict
     learned = model()
-    return decide(verdict, learned.scores(rest), learned.thresholds)
+    scores = learned.scores(rest)
+    if reader is None:
+        return decide(verdict, scores, learned.thresholds)
+    decided = decide(verdict, scores, with_reader(learned.thresholds, reader.band))
+    return second_look(decided, scores, reader.band, lambda: reader.crisis(rest))
 
 
 @functools.cache
@@ -997,6 +1016,31 @@ def decide(verdict: Screening, scores: Scores, thresholds: Thresholds) -> Screen
     if verdict.level is Level.NONE and scores.distress >= thresholds.distress:
         return Screening(Level.DISTRESS, MODEL_DISTRESS)
     return verdict
+
+
+def with_reader(thresholds: Thresholds, band: Band) -> Thresholds:
+    """The linear model's thresholds while the contextual reader is on (``Band.linear``)."""
+    crisis = max(thresholds.crisis, band.linear)
+    return Thresholds(crisis, max(thresholds.crisis_short, crisis), thresholds.distress)
+
+
+def second_look(
+    decided: Screening, scores: Scores, band: Band, crisis: Callable[[], float]
+) -> Screening:
+    """Raise a verdict to crisis when the contextual reader, asked only inside its band, says so.
+
+    Called after :func:`decide` on messages open to a model; ``crisis`` runs the reader (about
+    2 ms), so it is called only for a message of more than ``TOO_SHORT`` words that is not
+    already a crisis and whose linear crisis score is at least ``band.low``.
+    """
+    if (
+        decided.level is Level.CRISIS
+        or scores.words <= TOO_SHORT
+        or scores.crisis < band.low
+        or crisis() < band.crisis
+    ):
+        return decided
+    return Screening(Level.CRISIS, CONTEXTUAL_CRISIS)
 
 
 def rules_only(text: str) -> Screening:

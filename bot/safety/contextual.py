@@ -1,0 +1,106 @@
+"""An optional third reader for screening: a small transformer that reads a message in context.
+
+The linear model (``model.py``) scores words and word pairs, so it cannot tell "I wrote a note
+for the dog walker" from a goodbye note. A fine-tuned MiniLM (the first six layers of
+all-MiniLM-L6-v2, Apache-2.0, quantised to int8 and run with ONNX Runtime) reads the whole
+sentence. It costs about 2 ms per message, ten times the screening budget, so it reads only the
+messages the linear model is unsure about: open to a model (the rules did not settle them), more
+than three words, and a linear crisis score at or above ``band.low`` but below the crisis
+threshold. There it can raise the verdict to crisis, never lower a rule's.
+
+Off unless ``REBOUND_SAFETY_CONTEXTUAL=true`` (it needs ``pip install -e '.[contextual]'``);
+``bench/safety_train_contextual.py`` builds the three files it reads, and chooses the thresholds
+(:class:`Band`) from out-of-source scores under the same false-alarm limits as the linear model.
+Scoring does no I/O and keeps nothing between calls; the session runs on one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+HERE: Final = Path(__file__).parent
+MODEL_FILE: Final = HERE / "contextual.onnx"
+TOKENIZER_FILE: Final = HERE / "contextual_tokenizer.json"
+CONFIG_FILE: Final = HERE / "contextual.json"
+FORMAT: Final = 1
+MAX_TOKENS: Final = 96  # as trained; longer messages are read from their start
+INSTALL: Final = "pip install -e '.[contextual]'"
+REBUILD: Final = "rebuild them with: python bench/safety_train_contextual.py"
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """Which messages the reader sees, and where it says crisis.
+
+    ``low``: the linear crisis score from which the reader is asked; ``crisis``: the reader's
+    probability from which it says crisis; ``linear``: the linear model's own crisis threshold
+    while the reader is on (never below the one in model.json). The training script may raise
+    it, handing the messages between to the reader, when that catches more crisis messages
+    within the same false-alarm limits.
+    """
+
+    low: float
+    crisis: float
+    linear: float
+
+
+class ContextualModel:
+    """The ONNX session, its tokenizer and its thresholds; :meth:`crisis` is the one entry point."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        config = (directory / CONFIG_FILE.name) if directory else CONFIG_FILE
+        model = (directory / MODEL_FILE.name) if directory else MODEL_FILE
+        vocab = (directory / TOKENIZER_FILE.name) if directory else TOKENIZER_FILE
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise ValueError(
+                f"REBOUND_SAFETY_CONTEXTUAL is on, but {exc.name} is not installed: {INSTALL}"
+            ) from None
+        missing = [path.name for path in (config, model, vocab) if not path.is_file()]
+        if missing:
+            raise ValueError(f"{config.parent}: {', '.join(missing)} missing; {REBUILD}")
+        try:
+            data = json.loads(config.read_text(encoding="utf-8"))
+            if data["format"] != FORMAT:
+                raise ValueError(f"format {data['format']!r}, this version reads {FORMAT}")
+            self.band = Band(*(_probability(data[key]) for key in ("band", "crisis", "linear")))
+            self.trained_on: str = str(data["trained_on"])
+            self._tokenizer = Tokenizer.from_file(str(vocab))
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(
+                str(model), options, providers=["CPUExecutionProvider"]
+            )
+        except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+            raise ValueError(
+                f"{config.parent}: cannot load the contextual model ({exc}); {REBUILD}"
+            ) from None
+        except Exception as exc:  # onnxruntime raises its own errors for a damaged model file
+            raise ValueError(
+                f"{model}: not a model ONNX Runtime can run ({exc}); {REBUILD}"
+            ) from None
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+
+    def crisis(self, norm: str) -> float:
+        """The probability that a message (normalised by ``screen.normalise``) is a crisis."""
+        import numpy as np  # onnxruntime's own dependency
+
+        ids = self._tokenizer.encode(norm.strip()).ids
+        tokens = np.asarray([ids], dtype=np.int64)
+        (probs,) = self._session.run(None, {"input_ids": tokens, "attention_mask": tokens * 0 + 1})
+        return float(probs[0][0])
+
+
+def _probability(value: Any) -> float:
+    number = float(value)
+    if not (math.isfinite(number) and 0 <= number <= 1):
+        raise ValueError(f"{value!r} is not a probability")
+    return number

@@ -1,0 +1,257 @@
+"""The optional contextual reader (bot/safety/contextual.py) and how screen_with() asks it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.app import load_screen
+from bot.config import ConfigError, load_settings
+from bot.safety import Level, Screening, screen
+from bot.safety import contextual as ctx
+from bot.safety.contextual import Band, ContextualModel
+from bot.safety.model import MODEL_PATH
+from bot.safety.screen import (
+    CONTEXTUAL_CRISIS,
+    MODEL_CRISIS,
+    model,
+    normalise,
+    rules_only,
+    screen_with,
+    second_look,
+)
+from tests.adapters.test_terminal_cli import lines_of, run
+
+
+class FakeReader:
+    """A reader whose answer the test sets, and which records what it was asked."""
+
+    def __init__(self, answer: float, band: Band | None = None) -> None:
+        self.answer = answer
+        self.band = band or Band(0.0, 0.5, 0.0)  # linear 0: model.json's threshold stands
+        self.asked: list[str] = []
+
+    def crisis(self, norm: str) -> float:
+        self.asked.append(norm)
+        return self.answer
+
+
+def _scores(text: str):
+    return model().scores(normalise(text))
+
+
+# --- when the reader is asked, and what it may change ------------------------------------------
+
+
+def test_the_rules_settle_a_message_without_asking_the_reader() -> None:
+    reader = FakeReader(0.0)
+    verdict = screen_with(reader)("i want to kill myself")  # type: ignore[arg-type]
+    assert verdict.level is Level.CRISIS and verdict.rule != CONTEXTUAL_CRISIS
+    assert reader.asked == []
+
+
+def test_the_reader_can_raise_a_message_to_crisis_and_reads_it_normalised() -> None:
+    text = "Sorted out my desk and wrote a note for the dog walker today"
+    assert screen(text).level is Level.NONE
+    reader = FakeReader(0.99)
+    assert screen_with(reader)(text) == Screening(Level.CRISIS, CONTEXTUAL_CRISIS)  # type: ignore[arg-type]
+    assert reader.asked == [normalise(text)]
+
+
+def test_the_reader_never_lowers_a_verdict_unless_handed_the_linear_models_call() -> None:
+    text = "third no this month. sorted out who gets my records and wrote the kids a letter each."
+    text += " this weekend is the last one"
+    assert screen(text) == Screening(Level.CRISIS, MODEL_CRISIS)
+    reader = FakeReader(0.0)
+    assert screen_with(reader)(text) == Screening(Level.CRISIS, MODEL_CRISIS)  # type: ignore[arg-type]
+    assert reader.asked == []  # already a crisis: nothing to ask
+    # Band.linear above the model's score hands the message to the reader, which decides.
+    raised = Band(0.0, 0.5, _scores(text).crisis + 0.01)
+    assert screen_with(FakeReader(0.0, raised))(text).level is Level.NONE  # type: ignore[arg-type]
+    assert screen_with(FakeReader(0.9, raised))(text).rule == CONTEXTUAL_CRISIS  # type: ignore[arg-type]
+    distress = "i feel completely worthless and i cant cope with any of this anymore"
+    assert screen(distress).level is Level.DISTRESS
+    assert screen_with(FakeReader(0.0))(distress) == screen(distress)  # type: ignore[arg-type]
+
+
+def test_the_reader_is_not_asked_about_a_few_words_or_below_its_band() -> None:
+    reader = FakeReader(1.0)
+    assert screen_with(reader)("goodbye everyone").level is Level.NONE  # type: ignore[arg-type]
+    text = "had a lovely walk with the dog and then made pasta for dinner"
+    high = FakeReader(1.0, Band(_scores(text).crisis + 0.01, 0.5, 0.0))
+    assert screen_with(high)(text).level is Level.NONE  # type: ignore[arg-type]
+    assert reader.asked == [] and high.asked == []
+
+
+@pytest.mark.parametrize(
+    ("decided", "crisis", "words", "answer", "expected"),
+    [
+        (Level.NONE, 0.30, 6, 0.90, Level.CRISIS),  # in the band, reader sure
+        (Level.NONE, 0.30, 6, 0.89, Level.NONE),  # in the band, reader not sure enough
+        (Level.DISTRESS, 0.30, 6, 0.95, Level.CRISIS),
+        (Level.DISTRESS, 0.30, 6, 0.10, Level.DISTRESS),
+        (Level.NONE, 0.19, 6, 1.00, Level.NONE),  # below the band: not asked
+        (Level.NONE, 0.50, 3, 1.00, Level.NONE),  # three words: not asked
+    ],
+)
+def test_second_look(decided, crisis, words, answer, expected) -> None:
+    from bot.safety.model import Scores
+
+    asked = []
+    verdict = second_look(
+        Screening(decided, None if decided is Level.NONE else "rule"),
+        Scores(crisis, 0.0, 1 - crisis, words),
+        Band(0.2, 0.9, 0.72),
+        lambda: asked.append(1) or answer,
+    )
+    assert verdict.level is expected
+    assert bool(asked) == (crisis >= 0.2 and words > 3)
+
+
+# --- the shipped reader --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reader() -> ContextualModel:
+    return ContextualModel()
+
+
+def test_the_shipped_reader_loads_with_thresholds_from_its_training(reader) -> None:
+    config = json.loads(ctx.CONFIG_FILE.read_text(encoding="utf-8"))
+    assert reader.band == Band(config["band"], config["crisis"], config["linear"])
+    assert 0 < reader.band.low < model().thresholds.crisis <= reader.band.linear <= 1
+    assert 0.5 <= reader.band.crisis < 1
+
+
+def test_the_shipped_reader_tells_a_goodbye_from_an_idiom(reader) -> None:
+    goodbye = "gave away my guitar and wrote letters to my sisters, i wont be around after sunday"
+    idioms = [
+        "this job hunt is killing me but im going again tomorrow",
+        "wrote a note for the dog walker and picked a date to stop applying for a week",
+        "i nearly died of embarrassment when my pitch died in the room",
+    ]
+    assert reader.crisis(normalise(goodbye)) > 0.9
+    for text in idioms:
+        assert reader.crisis(normalise(text)) < 0.1, text
+
+
+def test_the_reader_reads_a_message_longer_than_it_was_trained_on(reader) -> None:
+    long = "the interview went fine and then they said no. " * 60
+    assert 0 <= reader.crisis(normalise(long)) <= 1
+
+
+# --- start-up ------------------------------------------------------------------------------------
+
+
+def test_start_up_stops_when_the_reader_is_on_and_a_file_is_missing(tmp_path: Path) -> None:
+    for source in (ctx.CONFIG_FILE, ctx.TOKENIZER_FILE):
+        shutil.copy(source, tmp_path / source.name)
+    with pytest.raises(
+        ValueError,
+        match=r"contextual\.onnx missing; rebuild them with: python bench/safety_train_contextual",
+    ):
+        ContextualModel(tmp_path)
+    (tmp_path / ctx.MODEL_FILE.name).write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a model ONNX Runtime can run"):
+        ContextualModel(tmp_path)
+
+
+def test_start_up_stops_on_a_config_this_version_cannot_read(tmp_path: Path) -> None:
+    for source in (ctx.MODEL_FILE, ctx.TOKENIZER_FILE):
+        (tmp_path / source.name).symlink_to(source)
+    config = json.loads(ctx.CONFIG_FILE.read_text(encoding="utf-8"))
+    (tmp_path / ctx.CONFIG_FILE.name).write_text(json.dumps({**config, "crisis": 1.5}))
+    with pytest.raises(ValueError, match=r"1\.5 is not a probability"):
+        ContextualModel(tmp_path)
+
+
+def test_the_setting_chooses_the_screen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    assert load_screen(load_settings()) is screen
+    monkeypatch.setenv("REBOUND_SAFETY_CONTEXTUAL", "true")
+    on = load_screen(load_settings())
+    assert on is not screen
+    assert on("i want to kill myself") == screen("i want to kill myself")
+    monkeypatch.setattr(ctx, "MODEL_FILE", tmp_path / "missing.onnx")
+    with pytest.raises(ConfigError, match="contextual"):
+        load_screen(load_settings())
+
+
+def test_the_reader_only_raises_what_the_rules_left_open() -> None:
+    """Across the rules' own examples, the reader changes no rule verdict, only NONE/DISTRESS."""
+    from bot.safety.screen import rules
+
+    reader = FakeReader(1.0)
+    for rule in rules():
+        for text in rule.fires:
+            if rules_only(text).level is Level.CRISIS:
+                assert screen_with(reader)(text) == screen(text)  # type: ignore[arg-type]
+
+
+def test_the_shipped_reader_was_trained_on_the_data_in_the_repository() -> None:
+    """The reader's data fingerprint is the linear model's (tests/safety/test_model.py checks
+    that one against the data): new training data without a retrain of both fails here."""
+    config = json.loads(ctx.CONFIG_FILE.read_text(encoding="utf-8"))
+    shipped = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    assert config["trained_on"] == shipped["trained_on"], (
+        "bot/safety/contextual.json is out of date: run bench/safety_train_contextual.py"
+    )
+
+
+# --- what a user sees ----------------------------------------------------------------------------
+
+# Preparation said plainly, with no word a rule or the word model takes for one ("belt", "woods").
+PLAIN_PREPARATION = "they said no. tonight i am going to the woods with the belt from my old suit"
+
+
+def _chat(tmp_path: Path, contextual: bool) -> list[dict]:
+    tmp_path.mkdir()
+    lines = [{"user": "u1", "text": "hello"}, {"user": "u1", "text": PLAIN_PREPARATION}]
+    env = {"REBOUND_SAFETY_CONTEXTUAL": "true"} if contextual else {}
+    result = run(tmp_path, [json.dumps(line) for line in lines], "--json", env=env)
+    assert PLAIN_PREPARATION not in result.stderr
+    return lines_of(result)
+
+
+def test_with_the_reader_on_a_plainly_said_preparation_gets_the_crisis_response(
+    tmp_path: Path,
+) -> None:
+    without = _chat(tmp_path / "off", contextual=False)[-1]["replies"]
+    assert {r.get("safety") for r in without} == {None}  # what the word model alone misses
+    replies = _chat(tmp_path / "on", contextual=True)[-1]["replies"]
+    assert {r.get("safety") for r in replies} == {"crisis"}
+    said = " ".join(r.get("text", "") for r in replies)
+    assert "not a crisis service" in said
+
+
+# --- measured on the held-out sets (bench/safety_eval.py; numbers in the README) -----------------
+
+
+def test_the_reader_catches_more_on_the_held_out_sets_and_flags_no_more_idioms() -> None:
+    bench = _eval_script()
+    examples = [ex for path in bench.HELD_OUT for ex in bench.load(path)]
+    alone = bench.evaluate(examples)
+    read = bench.evaluate(examples, screen_with(ContextualModel()))
+    # Measured on a to e: 0.958 with the reader, 0.918 without; hard negatives flagged 0.037.
+    assert read.crisis_recall >= 0.95 and read.crisis_recall > alone.crisis_recall
+    assert read.false_positive_rate <= alone.false_positive_rate <= 0.05
+    ordinary = bench.evaluate(
+        bench.load(bench.DATA_DIR / "safety_test_ordinary.csv"), screen_with(ContextualModel())
+    )
+    assert ordinary.false_alarm_rate <= 0.01
+
+
+def _eval_script():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "safety_eval.py"
+    spec = importlib.util.spec_from_file_location("rebound_safety_eval_ctx", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
