@@ -56,6 +56,7 @@ class ContextualModel:
         model = (directory / MODEL_FILE.name) if directory else MODEL_FILE
         vocab = (directory / TOKENIZER_FILE.name) if directory else TOKENIZER_FILE
         try:
+            import numpy
             import onnxruntime
             from tokenizers import Tokenizer
         except ImportError as exc:
@@ -88,14 +89,14 @@ class ContextualModel:
             ) from None
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
+        self._numpy = numpy
 
     def crisis(self, norm: str) -> float:
         """The probability that a message (normalised by ``screen.normalise``) is a crisis."""
-        import numpy as np  # onnxruntime's own dependency
-
-        ids = self._tokenizer.encode(norm.strip()).ids
-        tokens = np.asarray([ids], dtype=np.int64)
-        (probs,) = self._session.run(None, {"input_ids": tokens, "attention_mask": tokens * 0 + 1})
+        np = self._numpy
+        tokens = np.asarray([self._tokenizer.encode(norm.strip()).ids], dtype=np.int64)
+        inputs = {"input_ids": tokens, "attention_mask": np.ones_like(tokens)}
+        (probs,) = self._session.run(None, inputs)
         return float(probs[0][0])
 
 
