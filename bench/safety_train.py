@@ -37,7 +37,7 @@ import hashlib
 import json
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,8 +173,13 @@ class Scored:
 _NEVER = {"crisis": 1.0, "crisis_short": 1.0, "distress": 1.0}  # only the scores are used
 
 
-def outcome(scored: Sequence[Scored], th: safety_model.Thresholds) -> dict[str, float]:
-    """Rates as screen() would give them with these thresholds.
+def outcome(
+    scored: Sequence[Scored],
+    th: safety_model.Thresholds,
+    level_of: Callable[[Scored], Level] | None = None,
+) -> dict[str, float]:
+    """Rates as screen() would give them with these thresholds (``level_of``: how an open
+    message is decided instead, for bench/safety_train_contextual.py).
 
     crisis_recall: crisis messages taken for a crisis; flagged_recall: crisis messages flagged
     at all (crisis or distress); fp_rate / fp_crisis_rate: hard negatives (label none, not from
@@ -183,7 +188,12 @@ def outcome(scored: Sequence[Scored], th: safety_model.Thresholds) -> dict[str, 
     """
     n: Counter[str] = Counter()
     for s in scored:
-        level = (decide(s.verdict, s.scores, th) if s.open else s.verdict).level
+        if not s.open:
+            level = s.verdict.level
+        elif level_of is not None:
+            level = level_of(s)
+        else:
+            level = decide(s.verdict, s.scores, th).level
         group = s.label
         if s.label == "none":
             group = "ordinary" if s.source.startswith(ORDINARY) else "hard"

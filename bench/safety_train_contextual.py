@@ -5,8 +5,9 @@ same training sources as bench/safety_train.py (never the safety_test_* sets):
 
 1. the linear model's out-of-source scores, exactly as safety_train.py computes them;
 2. the sources split into --folds groups; for each, the first six layers of all-MiniLM-L6-v2
-   with a three-class head are fine-tuned on the other groups and score the held-out group
-   (cached in --work as fold<k>.json, so a rerun re-uses them);
+   with a three-class head are fine-tuned on the other groups and read the held-out group as
+   the bot would (the text the rules leave open, long messages in windows: contextual.windows;
+   cached in --work as readings<k>.json, so a rerun re-uses them);
 3. over those scores, with the screen combined exactly as screen_with() combines it (the
    reader asked from linear crisis score --band up), the thresholds (contextual.Band) that
    catch the most crisis messages while keeping hard negatives and ordinary chat taken for a
@@ -44,10 +45,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 import safety_train  # noqa: E402
 
 from bot.safety import contextual  # noqa: E402
+from bot.safety.contextual import Reading  # noqa: E402
 from bot.safety.model import CLASSES  # noqa: E402
 from bot.safety.screen import (  # noqa: E402
     Level,
     decide,
+    judge,
     model,
     normalise,
     second_look,
@@ -59,7 +62,8 @@ EPOCHS = 2
 BATCH = 32
 LEARNING_RATE = 8e-5
 SEED = 0
-LIMITS = {"hard": 0.05, "ordinary": 0.01}  # taken for a crisis; as safety_train.py's defaults
+# Taken for a crisis: hard negatives, everyday chat (safety_train.py's default limits).
+LIMITS = {"fp_crisis_rate": 0.05, "ordinary_crisis": 0.01}
 
 
 def base_model() -> Path:
@@ -139,45 +143,46 @@ def fine_tune(rows: Sequence[tuple[str, str]], threads: int):
     return reader.eval(), tok
 
 
-def crisis_scores(reader, tok, texts: Sequence[str]) -> list[float]:
+def readings(reader, tok, texts: Sequence[str]) -> list[contextual.Reading]:
+    """The reader's verdicts, each message read as the bot reads it (contextual.windows)."""
     import torch
 
-    out: list[float] = []
+    tokenizer = tok.backend_tokenizer
+    tokenizer.no_truncation()
+    tokenizer.no_padding()
+    out = []
     with torch.no_grad():
-        for i in range(0, len(texts), 64):
-            x = tok(
-                list(texts[i : i + 64]),
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-                max_length=contextual.MAX_TOKENS,
-            )
-            probs = torch.softmax(reader(x["input_ids"], x["attention_mask"]), -1)
-            out += probs[:, CLASSES.index("crisis")].tolist()
+        for text in texts:
+            batch, whole = contextual.windows(tokenizer, text)
+            ids = torch.tensor(batch)
+            probs = torch.softmax(reader(ids, torch.ones_like(ids)), -1)
+            out.append(contextual.Reading(float(probs[:, contextual.CRISIS].max()), whole))
     return out
 
 
-def fold_scores(srcs, folds: int, work: Path, threads: int) -> dict[tuple[str, int], float]:
-    """Every message's reader crisis score from a reader that never saw its source."""
+def fold_readings(srcs, folds: int, work: Path, threads: int) -> dict[tuple[str, int], Reading]:
+    """Every message read by a reader that never saw its source: the text the bot would give
+    it (the rules' ``rest``, as safety_train.out_of_source gives the word model)."""
     names = sorted(srcs)
     fold_of = {name: i % folds for i, name in enumerate(names)}
-    scores: dict[tuple[str, int], float] = {}
+    out: dict[tuple[str, int], Reading] = {}
     for k in range(folds):
-        cache = work / f"fold{k}.json"
+        cache = work / f"readings{k}.json"
         if not cache.exists():
             print(f"fold {k + 1}/{folds}: fine-tuning", flush=True)
             rows = [(lbl, normalise(t)) for n in names if fold_of[n] != k for lbl, t in srcs[n]]
             reader, tok = fine_tune(rows, threads)
             held = [(n, i, t) for n in names if fold_of[n] == k for i, (_, t) in enumerate(srcs[n])]
-            got = crisis_scores(reader, tok, [normalise(t) for _, _, t in held])
-            rows_out = [[n, i, p] for (n, i, _), p in zip(held, got, strict=True)]
+            texts = [judge(t)[1] or normalise(t) for _, _, t in held]
+            got = readings(reader, tok, texts)
+            rows_out = [[n, i, r.crisis, r.whole] for (n, i, _), r in zip(held, got, strict=True)]
             cache.write_text(json.dumps(rows_out))
-        for name, index, p in json.loads(cache.read_text()):
-            scores[(name, index)] = p
-    return scores
+        for name, index, crisis, whole in json.loads(cache.read_text()):
+            out[(name, index)] = Reading(crisis, whole)
+    return out
 
 
-def choose_band(scored, reader_scores, low: float) -> tuple[contextual.Band, str]:
+def choose_band(scored, reader_readings, low: float) -> tuple[contextual.Band, str]:
     """The thresholds that catch the most crisis messages within LIMITS, and what they give.
 
     Searches the linear model's crisis threshold while the reader is on (from model.json's up:
@@ -186,51 +191,43 @@ def choose_band(scored, reader_scores, low: float) -> tuple[contextual.Band, str
     """
     shipped = model().thresholds
     seen: Counter[str] = Counter()
-    items = []
+    reading_of = {}
     for s in scored:
-        p = reader_scores[(s.source, seen[s.source])]
+        reading_of[id(s)] = reader_readings[(s.source, seen[s.source])]
         seen[s.source] += 1
-        group = s.label
-        if s.label == "none":
-            group = "ordinary" if s.source.startswith(safety_train.ORDINARY) else "hard"
-        items.append((group, s, p))
-    groups = ("crisis", "hard", "ordinary")
 
     def rates(band: contextual.Band) -> dict[str, float]:
-        n: Counter[str] = Counter()
         th = with_reader(shipped, band)
-        for group, s, p in items:
-            verdict = s.verdict
-            if s.open:
-                verdict = second_look(
-                    decide(s.verdict, s.scores, th), s.scores, band, lambda p=p: p
-                )
-            n[group] += 1
-            n[f"{group} crisis"] += verdict.level is Level.CRISIS
-        return {g: n[f"{g} crisis"] / max(1, n[g]) for g in groups}
+
+        def level(s) -> Level:
+            alone = decide(s.verdict, s.scores, shipped)
+            decided = decide(s.verdict, s.scores, th)
+            read = reading_of[id(s)]
+            return second_look(decided, alone, s.scores, band, lambda: read).level
+
+        return safety_train.outcome(scored, th, level_of=level)
+
+    def fits(got: dict[str, float]) -> bool:
+        return all(got[key] <= limit for key, limit in LIMITS.items())
 
     best: tuple[float, contextual.Band, dict[str, float]] | None = None
-    linear_grid = sorted(
-        {shipped.crisis, *(k / 100 for k in range(int(shipped.crisis * 100) + 1, 100))}
-    )
-    for linear in linear_grid:
-        for step in range(
-            100, 200
-        ):  # reader threshold 0.500, 0.505, ..., 0.995: the lowest that fits
+    grid = sorted({shipped.crisis, *(k / 100 for k in range(int(shipped.crisis * 100) + 1, 100))})
+    for linear in grid:
+        for step in range(100, 200):  # reader threshold 0.500, 0.505, ..., 0.995: lowest fit
             band = contextual.Band(low, step / 200, linear)
             got = rates(band)
-            if all(got[g] <= limit for g, limit in LIMITS.items()):
-                if best is None or got["crisis"] > best[0]:
-                    best = (got["crisis"], band, got)
+            if fits(got):
+                if best is None or got["crisis_recall"] > best[0]:
+                    best = (got["crisis_recall"], band, got)
                 break
     if best is None:
         raise SystemExit(f"no thresholds keep false alarms within {LIMITS}")
     _, band, got = best
-    base = rates(contextual.Band(low, 2.0, shipped.crisis))
+    base = safety_train.outcome(scored, shipped)
+    keys = ("crisis_recall", "fp_crisis_rate", "ordinary_crisis")
     return band, (
-        f"out of source: {band}: crisis recall {got['crisis']:.3f} (linear alone "
-        f"{base['crisis']:.3f}), hard negatives taken for a crisis {got['hard']:.3f} "
-        f"({base['hard']:.3f}), ordinary chat {got['ordinary']:.3f} ({base['ordinary']:.3f})"
+        f"out of source: {band}: "
+        + ", ".join(f"{key} {got[key]:.3f} (word model alone {base[key]:.3f})" for key in keys)
     )
 
 
@@ -297,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("linear model, out of source ...", flush=True)
     scored = safety_train.out_of_source(srcs, safety_train.DEFAULT_C)
     band, summary = choose_band(
-        scored, fold_scores(srcs, args.folds, args.work, args.threads), args.band
+        scored, fold_readings(srcs, args.folds, args.work, args.threads), args.band
     )
     print(summary)
     trained_on = safety_train.fingerprint(srcs, safety_train.DEFAULT_C)

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     sqlite_synchronous: str = Field("NORMAL", alias="REBOUND_SQLITE_SYNCHRONOUS")
     log_level: str = Field("WARNING", alias="LOG_LEVEL")
     # The contextual reader for screening (bot/safety/contextual.py): more crisis messages
-    # caught, 0.06 to 0.2 ms more per message on average; needs pip install -e '.[contextual]'.
+    # caught, up to 0.1 ms more per message on average; needs pip install -e '.[contextual]'.
     safety_contextual: bool = Field(False, alias="REBOUND_SAFETY_CONTEXTUAL")
 
     # Slack (adapters/slack): a single workspace token, or OAuth for many workspaces.

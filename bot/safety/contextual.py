@@ -22,12 +22,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from bot.safety.model import CLASSES
+
 HERE: Final = Path(__file__).parent
 MODEL_FILE: Final = HERE / "contextual.onnx"
 TOKENIZER_FILE: Final = HERE / "contextual_tokenizer.json"
 CONFIG_FILE: Final = HERE / "contextual.json"
 FORMAT: Final = 1
-MAX_TOKENS: Final = 96  # as trained; longer messages are read from their start
+MAX_TOKENS: Final = 96  # as trained; a longer message is read in overlapping windows this long
+OVERLAP: Final = 32  # tokens shared by neighbouring windows, so no sentence is only ever cut
+CRISIS: Final = CLASSES.index("crisis")  # the column of the model's output
 INSTALL: Final = "pip install -e '.[contextual]'"
 REBUILD: Final = "rebuild them with: python bench/safety_train_contextual.py"
 
@@ -48,8 +52,35 @@ class Band:
     linear: float
 
 
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """The reader's crisis probability for a message, and whether it fit in one window (a
+    longer one is scored by its most worrying window, and the thresholds were chosen on
+    messages that fit, so screen.second_look keeps the word model's own verdict for it)."""
+
+    crisis: float
+    whole: bool
+
+
+def windows(tokenizer: Any, norm: str) -> tuple[list[list[int]], bool]:
+    """The token ids the reader reads, and whether that is the whole message in one window.
+
+    ``tokenizer`` is a ``tokenizers.Tokenizer`` without truncation or padding. A message longer
+    than ``MAX_TOKENS`` is cut into windows of exactly that length (each with the [CLS] and
+    [SEP] tokens), ``OVERLAP`` tokens apart from the next, the last one ending with the message.
+    The training script reads messages the same way.
+    """
+    ids = tokenizer.encode(norm.strip()).ids
+    if len(ids) <= MAX_TOKENS:
+        return [ids], True
+    first, body, last = ids[0], ids[1:-1], ids[-1]
+    size = MAX_TOKENS - 2
+    starts = [*range(0, len(body) - size, size - OVERLAP), len(body) - size]
+    return [[first, *body[start : start + size], last] for start in starts], False
+
+
 class ContextualModel:
-    """The ONNX session, its tokenizer and its thresholds; :meth:`crisis` is the one entry point."""
+    """The ONNX session, its tokenizer and its thresholds; :meth:`read` is the one entry point."""
 
     def __init__(self, directory: Path | None = None) -> None:
         config = (directory / CONFIG_FILE.name) if directory else CONFIG_FILE
@@ -72,32 +103,41 @@ class ContextualModel:
                 raise ValueError(f"format {data['format']!r}, this version reads {FORMAT}")
             self.band = Band(*(_probability(data[key]) for key in ("band", "crisis", "linear")))
             self.trained_on: str = str(data["trained_on"])
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            problem = f"not a contextual model config ({exc})"
+            raise ValueError(f"{config}: {problem}; {REBUILD}") from None
+        try:  # tokenizers raises plain Exceptions for a damaged file
             self._tokenizer = Tokenizer.from_file(str(vocab))
+        except Exception as exc:
+            raise ValueError(f"{vocab}: not a tokenizer file ({exc}); {REBUILD}") from None
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+        self._numpy = numpy
+        try:  # onnxruntime raises its own errors; a model with other inputs fails the trial
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             self._session = onnxruntime.InferenceSession(
                 str(model), options, providers=["CPUExecutionProvider"]
             )
-        except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
-            raise ValueError(
-                f"{config.parent}: cannot load the contextual model ({exc}); {REBUILD}"
-            ) from None
-        except Exception as exc:  # onnxruntime raises its own errors for a damaged model file
-            raise ValueError(
-                f"{model}: not a model ONNX Runtime can run ({exc}); {REBUILD}"
-            ) from None
-        self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.no_padding()
-        self._numpy = numpy
+            trial = self.read(" a message to check the model with . " * 30)
+        except Exception as exc:
+            problem = f"not a model this reader can run ({exc})"
+            raise ValueError(f"{model}: {problem}; {REBUILD}") from None
+        if not (0 <= trial.crisis <= 1 and not trial.whole):
+            raise ValueError(f"{model}: gave {trial} for a test message; {REBUILD}")
 
-    def crisis(self, norm: str) -> float:
-        """The probability that a message (normalised by ``screen.normalise``) is a crisis."""
+    def read(self, norm: str) -> Reading:
+        """Read a message normalised by ``screen.normalise`` (one model call, its windows
+        batched)."""
         np = self._numpy
-        tokens = np.asarray([self._tokenizer.encode(norm.strip()).ids], dtype=np.int64)
+        batch, whole = windows(self._tokenizer, norm)
+        tokens = np.asarray(batch, dtype=np.int64)
         inputs = {"input_ids": tokens, "attention_mask": np.ones_like(tokens)}
         (probs,) = self._session.run(None, inputs)
-        return float(probs[0][0])
+        if probs.shape != (len(batch), len(CLASSES)):
+            raise ValueError(f"output of shape {probs.shape}, not {(len(batch), len(CLASSES))}")
+        return Reading(float(probs[:, CRISIS].max()), whole)
 
 
 def _probability(value: Any) -> float:

@@ -88,7 +88,7 @@ from typing import Any, Final
 import yaml
 from unidecode import unidecode
 
-from bot.safety.contextual import Band, ContextualModel
+from bot.safety.contextual import Band, ContextualModel, Reading
 from bot.safety.factor import compile_rule
 from bot.safety.model import TOO_SHORT, Model, Scores, Thresholds
 
@@ -983,10 +983,11 @@ def _screen(text: str, reader: ContextualModel | None) -> Screening:
         return verdict
     learned = model()
     scores = learned.scores(rest)
+    alone = decide(verdict, scores, learned.thresholds)
     if reader is None:
-        return decide(verdict, scores, learned.thresholds)
+        return alone
     decided = decide(verdict, scores, with_reader(learned.thresholds, reader.band))
-    return second_look(decided, scores, reader.band, lambda: reader.crisis(rest))
+    return second_look(decided, alone, scores, reader.band, lambda: reader.read(rest))
 
 
 @functools.cache
@@ -1025,22 +1026,27 @@ def with_reader(thresholds: Thresholds, band: Band) -> Thresholds:
 
 
 def second_look(
-    decided: Screening, scores: Scores, band: Band, crisis: Callable[[], float]
+    decided: Screening,
+    alone: Screening,
+    scores: Scores,
+    band: Band,
+    read: Callable[[], Reading],
 ) -> Screening:
-    """Raise a verdict to crisis when the contextual reader, asked only inside its band, says so.
+    """The verdict with the contextual reader, asked only inside its band.
 
-    Called after :func:`decide` on messages open to a model; ``crisis`` runs the reader (about
-    2 ms), so it is called only for a message of more than ``TOO_SHORT`` words that is not
-    already a crisis and whose linear crisis score is at least ``band.low``.
+    ``decided`` is :func:`decide`'s verdict with the linear thresholds the reader needs
+    (:func:`with_reader`), ``alone`` the word model's own verdict. ``read`` runs the reader
+    (about 2 ms), so only for a message of more than ``TOO_SHORT`` words that is not already a
+    crisis and whose linear crisis score is at least ``band.low``. Its crisis call raises the
+    verdict; otherwise a message too long for one window keeps the word model's own verdict
+    (the thresholds were chosen on messages that fit), and one that fits keeps ``decided``.
     """
-    if (
-        decided.level is Level.CRISIS
-        or scores.words <= TOO_SHORT
-        or scores.crisis < band.low
-        or crisis() < band.crisis
-    ):
+    if decided.level is Level.CRISIS or scores.words <= TOO_SHORT or scores.crisis < band.low:
         return decided
-    return Screening(Level.CRISIS, CONTEXTUAL_CRISIS)
+    reading = read()
+    if reading.crisis >= band.crisis:
+        return Screening(Level.CRISIS, CONTEXTUAL_CRISIS)
+    return decided if reading.whole else alone
 
 
 def rules_only(text: str) -> Screening:
