@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from bot.safety.screen import (
     second_look,
 )
 from tests.adapters.test_terminal_cli import lines_of, run
+from tests.safety.test_eval_set import _load_bench
 
 
 class FakeReader:
@@ -281,7 +281,7 @@ def test_with_the_reader_on_a_plainly_said_preparation_gets_the_crisis_response(
 
 
 def test_the_reader_catches_more_on_the_held_out_sets_within_the_false_alarm_target() -> None:
-    bench = _eval_script()
+    bench = _load_bench()
     examples = [ex for path in bench.HELD_OUT for ex in bench.load(path)]
     reader = screen_with(ContextualModel())
     alone, read = bench.evaluate(examples), bench.evaluate(examples, reader)
@@ -295,15 +295,3 @@ def test_the_reader_catches_more_on_the_held_out_sets_within_the_false_alarm_tar
     ordinary = bench.evaluate(bench.load(bench.DATA_DIR / "safety_test_ordinary.csv"), reader)
     taken_for_a_crisis = ordinary.false_alarm_rate
     assert taken_for_a_crisis <= 0.01
-
-
-def _eval_script():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "safety_eval.py"
-    spec = importlib.util.spec_from_file_location("rebound_safety_eval_ctx", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
