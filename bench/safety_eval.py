@@ -227,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--check",
         action="store_true",
         help=f"exit 1 if crisis recall < {MIN_CRISIS_RECALL} "
-        f"or hard-negative false positives > {MAX_FALSE_POSITIVE_RATE:.0%}",
+        f"or hard-negative false positives > {MAX_FALSE_POSITIVE_RATE * 100:.0f}%%",
     )
     parser.add_argument(
         "--contextual",
