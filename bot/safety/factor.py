@@ -46,10 +46,11 @@ def compile_rule(source: str) -> tuple[re.Pattern[str], frozenset[str] | None]:
     at least one (None when some alternative needs none, or only everyday ones).
 
     For a pattern as the rules build it (" (?:...)(?= )": whole words of normalised text). The
-    words come from the parse tree: a part of the pattern between two spaces that can only
-    spell a few strings gives their words (one per string); an alternation gives the union of
-    its alternatives'. Parses the source once for both (loading the rules is start-up time).
-    Raises ``re.error`` for a bad source, like ``re.compile``.
+    words come from the parse tree: a part of the pattern between two spaces (or after a run
+    of optional whole words such as "{MAYBE}") that can only spell a few strings gives their
+    words (one per string); an alternation gives the union of its alternatives'. Parses the
+    source once for both (loading the rules is start-up time). Raises ``re.error`` for a bad
+    source, like ``re.compile``.
     """
     if _parser is None:
         return re.compile(source), None
@@ -203,6 +204,10 @@ def _required(items: Any) -> frozenset[str] | None:
     for op, av in items:
         if str(op) == "LITERAL" and av == ord(" "):
             parts.append([])
+        elif not parts[-1] and _repeats_words(op, av):
+            # Whole words, each ending with its space ("{MAYBE}" = "(?:(?:just|so) )*+") at a
+            # word start: what follows starts a word too, so it is a part of its own.
+            continue
         elif str(op) not in ("AT", "ASSERT", "ASSERT_NOT"):  # zero-width: no characters
             parts[-1].append((op, av))
     best: frozenset[str] | None = None
@@ -214,6 +219,27 @@ def _required(items: Any) -> frozenset[str] | None:
         ):
             best = words
     return best
+
+
+def _repeats_words(op: Any, av: Any) -> bool:
+    """A repeat whose every round ends with a space."""
+    return str(op) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and _ends_with_space(av[2])
+
+
+def _ends_with_space(items: Any) -> bool:
+    if not items:
+        return False
+    op, av = items[-1]
+    name = str(op)
+    if name == "LITERAL":
+        return bool(av == ord(" "))
+    if name == "SUBPATTERN":
+        return _ends_with_space(av[-1])
+    if name == "ATOMIC_GROUP":
+        return _ends_with_space(av)
+    if name == "BRANCH":
+        return all(_ends_with_space(alternative) for alternative in av[1])
+    return False
 
 
 def _part_words(part: list[Any]) -> frozenset[str] | None:
