@@ -26,7 +26,7 @@ the pattern as written and finds no required words, so the only cost of a surpri
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -200,14 +200,21 @@ def _required_in_tree(tree: Any) -> frozenset[str] | None:
 
 def _required(items: Any) -> frozenset[str] | None:
     """For a sequence with a word end on each side: words one of which every match holds."""
+    items = list(items)
     parts: list[list[Any]] = [[]]
-    for op, av in items:
-        if str(op) == "LITERAL" and av == ord(" "):
+    for i, (op, av) in enumerate(items):
+        if _is_space(op, av):
             parts.append([])
-        elif not parts[-1] and _repeats_words(op, av):
+        elif not parts[-1] and _repeats(op, av, _ends_with_space):
             # Whole words, each ending with its space ("{MAYBE}" = "(?:(?:just|so) )*+") at a
             # word start: what follows starts a word too, so it is a part of its own.
             continue
+        elif _repeats(op, av, _starts_with_space) and (
+            i + 1 == len(items) or _is_space(*items[i + 1])
+        ):
+            # Words, each with its space before it ("(?: [^ ]+){0,3}"), then a word end: what
+            # came before ends a word, so it is a part of its own.
+            parts.append([(op, av)])
         elif str(op) not in ("AT", "ASSERT", "ASSERT_NOT"):  # zero-width: no characters
             parts[-1].append((op, av))
     best: frozenset[str] | None = None
@@ -221,24 +228,37 @@ def _required(items: Any) -> frozenset[str] | None:
     return best
 
 
-def _repeats_words(op: Any, av: Any) -> bool:
-    """A repeat whose every round ends with a space."""
-    return str(op) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and _ends_with_space(av[2])
+def _is_space(op: Any, av: Any) -> bool:
+    return str(op) == "LITERAL" and av == ord(" ")
+
+
+def _repeats(op: Any, av: Any, each_round: Callable[[Any], bool]) -> bool:
+    """A repeat whose every round passes ``each_round``."""
+    return str(op) in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and each_round(av[2])
 
 
 def _ends_with_space(items: Any) -> bool:
+    return _space_at(items, -1)
+
+
+def _starts_with_space(items: Any) -> bool:
+    return _space_at(items, 0)
+
+
+def _space_at(items: Any, end: int) -> bool:
+    """Whether every match of ``items`` has a space at its first (0) or last (-1) character."""
     if not items:
         return False
-    op, av = items[-1]
+    op, av = items[end]
     name = str(op)
     if name == "LITERAL":
         return bool(av == ord(" "))
     if name == "SUBPATTERN":
-        return _ends_with_space(av[-1])
+        return _space_at(av[-1], end)
     if name == "ATOMIC_GROUP":
-        return _ends_with_space(av)
+        return _space_at(av, end)
     if name == "BRANCH":
-        return all(_ends_with_space(alternative) for alternative in av[1])
+        return all(_space_at(alternative, end) for alternative in av[1])
     return False
 
 

@@ -108,6 +108,15 @@ def test_words_after_a_run_of_optional_words_are_required_too() -> None:
     assert compile_rule(rf" (?:(?:i|we){maybe}(?:died|sat in the car))(?= )")[1] is None
 
 
+def test_words_before_a_run_of_any_words_are_required_too() -> None:
+    """A repeat of words each with its space before it ("(?: [^ ]+){0,3}"), then a space:
+    what comes before it ends a word."""
+    source = r" (?:(?:how|what) (?:pills|tablets)(?: [^ ]+){0,3} would it be)(?= )"
+    assert compile_rule(source)[1] == {"pills", "tablets"}
+    # glued to the word after it, the repeat may match nothing: "pillsbe" is one word
+    assert compile_rule(r" (?:(?:how|what) (?:pills|tablets)(?: [^ ]+){0,3}be)(?= )")[1] is None
+
+
 def test_alternatives_sharing_a_first_letter_keep_their_order() -> None:
     pattern, _ = compile_rule(r" (?:ab|xy|a|abc)(?= )")
     assert pattern.pattern != r" (?:ab|xy|a|abc)(?= )"
