@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from bot.safety import Screening, screen
 from bot.safety.contextual import ContextualModel
 from bot.safety.model import Model
 from bot.safety.screen import model as safety_model
-from bot.safety.screen import screen_with
+from bot.safety.screen import screen_off_loop
 from bot.store import SqlStore, keys, make_engine, migrate
 from bot.store.crypto import Cipher, CipherError, create_key_file, key_path_beside
 
@@ -118,11 +118,12 @@ def load_contextual() -> ContextualModel:
         raise ConfigError(str(exc)) from None
 
 
-def load_screen(settings: Settings) -> Callable[[str], Screening]:
+def load_screen(settings: Settings) -> Callable[[str], Screening | Awaitable[Screening]]:
     """The screen every message goes through, its models loaded now: the rules and the linear
-    model, plus the contextual reader when REBOUND_SAFETY_CONTEXTUAL is on."""
+    model, plus the contextual reader (read off the event loop) when REBOUND_SAFETY_CONTEXTUAL
+    is on."""
     load_safety_model()
-    return screen_with(load_contextual()) if settings.safety_contextual else screen
+    return screen_off_loop(load_contextual()) if settings.safety_contextual else screen
 
 
 def build_app(settings: Settings) -> App:

@@ -9,6 +9,7 @@ version check covers several processes; an event id seen before changes nothing.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import pickle
 import re
@@ -349,7 +350,10 @@ class Engine:
         /rebound resumes it) and answers with care and resources; distress is acknowledged and
         the flow goes on. Only the outcome and the time are stored, never the text."""
         assert self.screen is not None
-        level = str(self.screen(text).level)
+        verdict = self.screen(text)
+        if inspect.isawaitable(verdict):  # a screen that reads off the event loop (bot/app.py)
+            verdict = await verdict
+        level = str(verdict.level)
         if level not in ("crisis", "distress"):
             return False
         if level == "distress":

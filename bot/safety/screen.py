@@ -67,7 +67,8 @@ How a message is read
    reads the rest (``RuleSet.judge``). ``rules_only`` gives the rules' verdict alone.
 6. **Optional third reader** (:mod:`bot.safety.contextual`, off by default): a small
    transformer reads the messages the linear model is unsure about and says whether they are a
-   crisis (``contextual.crisis``); it never overrules a rule. ``screen_with`` builds that screen.
+   crisis (``contextual.crisis``); it never overrules a rule. ``screen_with`` builds that screen,
+   ``screen_off_loop`` the same for an event loop (the reader in a worker thread).
 
 All regular expressions are written so that matching is linear in the length of the message
 (bounded repetitions, possessive word lists); a 4,000-character message screens in well under
@@ -79,7 +80,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -95,10 +96,12 @@ from bot.safety.model import TOO_SHORT, Model, Scores, Thresholds
 __all__ = [
     "RULES_PATH",
     "Level",
+    "Pending",
     "Rule",
     "RuleSet",
     "Screening",
     "decide",
+    "first_look",
     "judge",
     "load_rules",
     "model",
@@ -106,6 +109,8 @@ __all__ = [
     "rules",
     "rules_only",
     "screen",
+    "screen_off_loop",
+    "screen_with",
 ]
 
 RULES_PATH: Final = Path(__file__).with_name("rules.yaml")
@@ -971,11 +976,52 @@ def screen(text: str) -> Screening:
 
 def screen_with(reader: ContextualModel) -> Callable[[str], Screening]:
     """``screen`` that also asks the contextual reader about messages in its band (see
-    ``contextual.py``; ``bot/app.py`` uses it when REBOUND_SAFETY_CONTEXTUAL is on)."""
+    ``contextual.py``). Blocks while the reader reads: for scripts and tests; a server uses
+    :func:`screen_off_loop`."""
     return functools.partial(_screen, reader=reader)
 
 
+def screen_off_loop(reader: ContextualModel) -> Callable[[str], Awaitable[Screening]]:
+    """``screen_with(reader)`` for an event loop (``bot/app.py``): the reader runs in a worker
+    thread, so that a long message (many windows of about 2 ms) never stalls other people's
+    turns; ONNX Runtime releases the GIL while it reads."""
+    import asyncio  # here: asyncio imports logging, and nothing in bot.safety may log
+
+    async def screen_message(text: str) -> Screening:
+        verdict = first_look(text, reader.band)
+        if isinstance(verdict, Pending):
+            return verdict.settle(await asyncio.to_thread(reader.read, verdict.rest))
+        return verdict
+
+    return screen_message
+
+
 def _screen(text: str, reader: ContextualModel | None) -> Screening:
+    verdict = first_look(text, None if reader is None else reader.band)
+    if isinstance(verdict, Pending):
+        assert reader is not None
+        return verdict.settle(reader.read(verdict.rest))
+    return verdict
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A verdict that waits for the contextual reader: ``settle`` it with the reader's reading
+    of ``rest`` (the normalised text the rules left open). ``bot/app.py`` reads it off the
+    event loop: a long message is many windows, about 2 ms each."""
+
+    decided: Screening
+    alone: Screening
+    rest: str
+    band: Band
+
+    def settle(self, reading: Reading) -> Screening:
+        return _settle(self.decided, self.alone, self.band, reading)
+
+
+def first_look(text: str, band: Band | None) -> Screening | Pending:
+    """The rules' and the word model's verdict; with the reader's ``band``, a :class:`Pending`
+    instead when the reader must be asked (see :func:`second_look`)."""
     if not isinstance(text, str):
         raise TypeError(f"screen() needs a str, not {type(text).__name__}")
     verdict, rest = _DEFAULT.judge(_DEFAULT.normalise(text))
@@ -984,10 +1030,12 @@ def _screen(text: str, reader: ContextualModel | None) -> Screening:
     learned = model()
     scores = learned.scores(rest)
     alone = decide(verdict, scores, learned.thresholds)
-    if reader is None:
+    if band is None:
         return alone
-    decided = decide(verdict, scores, with_reader(learned.thresholds, reader.band))
-    return second_look(decided, alone, scores, reader.band, lambda: reader.read(rest))
+    decided = decide(verdict, scores, with_reader(learned.thresholds, band))
+    if not _asks_reader(decided, scores, band):
+        return decided
+    return Pending(decided, alone, rest, band)
 
 
 @functools.cache
@@ -1041,9 +1089,16 @@ def second_look(
     verdict; otherwise a message too long for one window keeps the word model's own verdict
     (the thresholds were chosen on messages that fit), and one that fits keeps ``decided``.
     """
-    if decided.level is Level.CRISIS or scores.words <= TOO_SHORT or scores.crisis < band.low:
-        return decided
-    reading = read()
+    return _settle(decided, alone, band, read()) if _asks_reader(decided, scores, band) else decided
+
+
+def _asks_reader(decided: Screening, scores: Scores, band: Band) -> bool:
+    return not (
+        decided.level is Level.CRISIS or scores.words <= TOO_SHORT or scores.crisis < band.low
+    )
+
+
+def _settle(decided: Screening, alone: Screening, band: Band, reading: Reading) -> Screening:
     if reading.crisis >= band.crisis:
         return Screening(Level.CRISIS, CONTEXTUAL_CRISIS)
     return decided if reading.whole else alone

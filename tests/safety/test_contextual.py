@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from bot.safety.screen import (
     model,
     normalise,
     rules_only,
+    screen_off_loop,
     screen_with,
     second_look,
 )
@@ -218,10 +221,38 @@ def test_the_setting_chooses_the_screen(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("REBOUND_SAFETY_CONTEXTUAL", "true")
     on = load_screen(load_settings())
     assert on is not screen
-    assert on("i want to kill myself") == screen("i want to kill myself")
+    assert asyncio.run(on("i want to kill myself")) == screen("i want to kill myself")  # type: ignore[arg-type]
     monkeypatch.setattr(ctx, "MODEL_FILE", tmp_path / "missing.onnx")
     with pytest.raises(ConfigError, match="contextual"):
         load_screen(load_settings())
+
+
+class BlockingReader(FakeReader):
+    """A reader that holds its read until the test lets it go (or 5 s pass)."""
+
+    def __init__(self) -> None:
+        super().__init__(1.0)
+        self.started, self.go = threading.Event(), threading.Event()
+        self.let_go_in_time: bool | None = None
+
+    def read(self, norm: str) -> Reading:
+        self.started.set()
+        self.let_go_in_time = self.go.wait(timeout=5)
+        return super().read(norm)
+
+
+async def test_a_server_reads_off_the_event_loop() -> None:
+    """While the reader reads one message (a long one takes many windows), the event loop
+    serves everyone else: here it is the loop itself that lets the read finish."""
+    reader = BlockingReader()
+    message = "Sorted out my desk and wrote a note for the dog walker today"
+    reading = asyncio.create_task(screen_off_loop(reader)(message))  # type: ignore[arg-type]
+    assert await asyncio.to_thread(reader.started.wait, 5)
+    reader.go.set()  # only possible while the read waits if the loop is free
+    assert await reading == Screening(Level.CRISIS, CONTEXTUAL_CRISIS)
+    assert reader.let_go_in_time is True
+    # a message the reader is not asked about never leaves the loop
+    assert await screen_off_loop(reader)("i want to kill myself") == screen("i want to kill myself")  # type: ignore[arg-type]
 
 
 def test_the_reader_never_overrules_a_rule() -> None:
