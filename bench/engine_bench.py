@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import resource
@@ -20,12 +21,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from bot.app import load_screen
+from bot.config import load_settings
 from bot.engine import Engine
 from bot.events import ConversationKey, Incoming
 from bot.flows import DEFAULT_DIR, load_catalog
-from bot.safety import screen
 from bot.store import SqlStore, make_engine, migrate
 from bot.store.crypto import Cipher
 
@@ -82,12 +85,19 @@ def event(user: ConversationKey, kind: str, value: object, last: list) -> Incomi
     return Incoming.choose(user, *value)  # type: ignore[misc]
 
 
+@functools.cache
+def app_screen() -> Callable[[str], object]:
+    """The screen the app runs, loaded once per process as the app does: with the contextual
+    reader unless REBOUND_SAFETY_CONTEXTUAL=false."""
+    return load_screen(load_settings())
+
+
 async def make(db: Path, synchronous: str) -> tuple[Engine, SqlStore]:
     engine = make_engine(f"sqlite:///{db}", synchronous=synchronous)
     migrate.upgrade(engine)
     store = SqlStore(engine, Cipher(Cipher.generate()))
     catalog = load_catalog(os.environ.get("REBOUND_DIALOGS_DIR") or DEFAULT_DIR)
-    return Engine(catalog, store, screen=screen), store
+    return Engine(catalog, store, screen=app_screen()), store
 
 
 def check(replies: list, where: str) -> None:

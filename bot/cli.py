@@ -72,6 +72,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         if settings.safety_contextual:
             reader = load_contextual()
             print(f"contextual reader ok: trained on {reader.trained_on}, {reader.band}")
+        else:
+            print("contextual reader off (REBOUND_SAFETY_CONTEXTUAL=false): fewer crises caught")
         return 0
     if args.cmd == "db":
         from bot.store import make_engine, migrate

@@ -24,9 +24,9 @@ class Settings(BaseSettings):
     files_dir: Path = Field(Path("rebound-files"), alias="REBOUND_FILES_DIR")
     sqlite_synchronous: str = Field("NORMAL", alias="REBOUND_SQLITE_SYNCHRONOUS")
     log_level: str = Field("WARNING", alias="LOG_LEVEL")
-    # The contextual reader for screening (bot/safety/contextual.py): more crisis messages
-    # caught, up to 0.1 ms more per message on average; needs pip install -e '.[contextual]'.
-    safety_contextual: bool = Field(False, alias="REBOUND_SAFETY_CONTEXTUAL")
+    # The contextual reader for screening (bot/safety/contextual.py): about 1 crisis message in
+    # 30 more caught, for 86 MiB, 1.8 s of start-up and about 0.05 ms a message on everyday chat.
+    safety_contextual: bool = Field(True, alias="REBOUND_SAFETY_CONTEXTUAL")
 
     # Slack (adapters/slack): a single workspace token, or OAuth for many workspaces.
     slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")

@@ -1,4 +1,4 @@
-"""An optional third reader for screening: a small transformer that reads a message in context.
+"""A third reader for screening: a small transformer that reads a message in context.
 
 The linear model (``model.py``) scores words and word pairs, so it cannot tell "I wrote a note
 for the dog walker" from a goodbye note. A fine-tuned MiniLM (the first six layers of
@@ -8,7 +8,7 @@ messages the linear model is unsure about: open to a model (the rules did not se
 than three words, and a linear crisis score at or above ``band.low`` but below the crisis
 threshold. There it can raise the verdict to crisis, never lower a rule's.
 
-Off unless ``REBOUND_SAFETY_CONTEXTUAL=true`` (it needs ``pip install -e '.[contextual]'``);
+On unless ``REBOUND_SAFETY_CONTEXTUAL=false`` (for a machine too small for its 86 MiB);
 ``bench/safety_train_contextual.py`` builds the three files it reads, and chooses the thresholds
 (:class:`Band`) from out-of-source scores under the same false-alarm limits as the linear model.
 Scoring does no I/O and keeps nothing between calls; the session runs on one thread.
@@ -32,8 +32,9 @@ FORMAT: Final = 1
 MAX_TOKENS: Final = 96  # as trained; a longer message is read in overlapping windows this long
 OVERLAP: Final = 32  # tokens shared by neighbouring windows, so no sentence is only ever cut
 CRISIS: Final = CLASSES.index("crisis")  # the column of the model's output
-INSTALL: Final = "pip install -e '.[contextual]'"
-REBUILD: Final = "rebuild them with: python bench/safety_train_contextual.py"
+OFF: Final = "or turn the reader off: REBOUND_SAFETY_CONTEXTUAL=false"
+INSTALL: Final = f"pip install -e . ({OFF})"
+REBUILD: Final = f"reinstall, rebuild them (bench/safety_train_contextual.py), {OFF}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,9 +65,10 @@ How a message is read
    about someone close, anywhere in the message, settles it; a sentence whose crisis match was
    set aside (a stranger, a film, the news, a joke, a quiet context) is cut out before the model
    reads the rest (``RuleSet.judge``). ``rules_only`` gives the rules' verdict alone.
-6. **Optional third reader** (:mod:`bot.safety.contextual`, off by default): a small
-   transformer reads the messages the linear model is unsure about and says whether they are a
-   crisis (``contextual.crisis``); it never overrules a rule. ``screen_with`` builds that screen,
+6. **Third reader** (:mod:`bot.safety.contextual`; the app asks it unless
+   REBOUND_SAFETY_CONTEXTUAL=false, ``screen`` itself never does): a small transformer reads
+   the messages the linear model is unsure about and says whether they are a crisis
+   (``contextual.crisis``); it never overrules a rule. ``screen_with`` builds that screen,
    ``screen_off_loop`` the same for an event loop (the reader in a worker thread).
 
 All regular expressions are written so that matching is linear in the length of the message

@@ -1,4 +1,4 @@
-"""The optional contextual reader (bot/safety/contextual.py) and how screen_with() asks it."""
+"""The contextual reader (bot/safety/contextual.py) and how screen_with() asks it."""
 
 from __future__ import annotations
 
@@ -190,7 +190,7 @@ def test_start_up_stops_when_the_reader_is_on_and_a_file_is_missing(tmp_path: Pa
         shutil.copy(source, tmp_path / source.name)
     with pytest.raises(
         ValueError,
-        match=r"contextual\.onnx missing; rebuild them with: python bench/safety_train_contextual",
+        match=r"contextual\.onnx missing; .*safety_train_contextual.*CONTEXTUAL=false",
     ):
         ContextualModel(tmp_path)
     (tmp_path / ctx.MODEL_FILE.name).write_bytes(b"not a model")
@@ -217,14 +217,29 @@ def test_start_up_stops_on_a_config_this_version_cannot_read(tmp_path: Path) -> 
 
 def test_the_setting_chooses_the_screen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no .env
-    assert load_screen(load_settings()) is screen
-    monkeypatch.setenv("REBOUND_SAFETY_CONTEXTUAL", "true")
-    on = load_screen(load_settings())
+    monkeypatch.delenv("REBOUND_SAFETY_CONTEXTUAL", raising=False)
+    on = load_screen(load_settings())  # on by default
     assert on is not screen
     assert asyncio.run(on("i want to kill myself")) == screen("i want to kill myself")  # type: ignore[arg-type]
     monkeypatch.setattr(ctx, "MODEL_FILE", tmp_path / "missing.onnx")
     with pytest.raises(ConfigError, match="contextual"):
         load_screen(load_settings())
+    monkeypatch.setenv("REBOUND_SAFETY_CONTEXTUAL", "false")
+    assert load_screen(load_settings()) is screen
+
+
+def test_rebound_check_says_whether_the_reader_is_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot import cli
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.delenv("REBOUND_SAFETY_CONTEXTUAL", raising=False)
+    assert cli.main(["check"]) == 0
+    assert "contextual reader ok" in capsys.readouterr().out
+    monkeypatch.setenv("REBOUND_SAFETY_CONTEXTUAL", "false")
+    assert cli.main(["check"]) == 0
+    assert "contextual reader off" in capsys.readouterr().out
 
 
 class BlockingReader(FakeReader):
@@ -291,7 +306,7 @@ PLAIN_PREPARATION = "they said no. tonight i am going to the woods with the belt
 def _chat(tmp_path: Path, contextual: bool) -> list[dict]:
     tmp_path.mkdir()
     lines = [{"user": "u1", "text": "hello"}, {"user": "u1", "text": PLAIN_PREPARATION}]
-    env = {"REBOUND_SAFETY_CONTEXTUAL": "true"} if contextual else {}
+    env = {"REBOUND_SAFETY_CONTEXTUAL": "true" if contextual else "false"}
     result = run(tmp_path, [json.dumps(line) for line in lines], "--json", env=env)
     assert PLAIN_PREPARATION not in result.stderr
     return lines_of(result)
@@ -319,8 +334,8 @@ def test_the_reader_catches_more_on_the_held_out_sets_within_the_false_alarm_tar
     # Rates only: a failing assert must not print the held-out messages.
     recall, recall_alone = read.crisis_recall, alone.crisis_recall
     false_positives = read.false_positive_rate
-    # Measured on a to e: 0.956 with the reader, 0.918 without; hard negatives flagged 0.041
-    # (0.037 without).
+    # Measured on a to f: 0.958 with the reader, 0.925 without; hard negatives flagged 0.037
+    # (0.035 without).
     assert recall >= 0.95 and recall > recall_alone
     assert false_positives <= 0.05
     ordinary = bench.evaluate(bench.load(bench.DATA_DIR / "safety_test_ordinary.csv"), reader)
