@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -18,8 +19,8 @@ from bot.logs import configure
 from bot.safety import Screening, screen
 from bot.safety.contextual import ContextualModel
 from bot.safety.model import Model
+from bot.safety.screen import Pending, first_look
 from bot.safety.screen import model as safety_model
-from bot.safety.screen import screen_off_loop
 from bot.store import SqlStore, keys, make_engine, migrate
 from bot.store.crypto import Cipher, CipherError, create_key_file, key_path_beside
 
@@ -116,6 +117,28 @@ def load_contextual() -> ContextualModel:
         return ContextualModel()
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def screen_off_loop(reader: ContextualModel) -> Callable[[str], Awaitable[Screening]]:
+    """The screen with the contextual reader, for the event loop: the reader runs in a worker
+    thread, so that a long message (many windows of about 2 ms) never stalls other people's
+    turns (ONNX Runtime releases the GIL while it reads). If it fails, the word model's own
+    verdict stands, as with the reader off, and the log says so (never the text)."""
+
+    async def screen_message(text: str) -> Screening:
+        verdict = first_look(text, reader.band)
+        if not isinstance(verdict, Pending):
+            return verdict
+        try:
+            reading = await asyncio.to_thread(reader.read, verdict.rest)
+        except Exception as exc:
+            log.error(
+                "contextual reader failed (%s); the word model's verdict stands", type(exc).__name__
+            )
+            return verdict.alone
+        return verdict.settle(reading)
+
+    return screen_message
 
 
 def load_screen(settings: Settings) -> Callable[[str], Screening | Awaitable[Screening]]:

@@ -68,8 +68,8 @@ How a message is read
 6. **Third reader** (:mod:`bot.safety.contextual`; the app asks it unless
    REBOUND_SAFETY_CONTEXTUAL=false, ``screen`` itself never does): a small transformer reads
    the messages the linear model is unsure about and says whether they are a crisis
-   (``contextual.crisis``); it never overrules a rule. ``screen_with`` builds that screen,
-   ``screen_off_loop`` the same for an event loop (the reader in a worker thread).
+   (``contextual.crisis``); it never overrules a rule. ``screen_with`` builds that screen
+   (``first_look`` and ``Pending`` let ``bot/app.py`` run the reader off the event loop).
 
 All regular expressions are written so that matching is linear in the length of the message
 (bounded repetitions, possessive word lists); a 4,000-character message screens in well under
@@ -81,7 +81,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -110,7 +110,6 @@ __all__ = [
     "rules",
     "rules_only",
     "screen",
-    "screen_off_loop",
     "screen_with",
 ]
 
@@ -977,24 +976,9 @@ def screen(text: str) -> Screening:
 
 def screen_with(reader: ContextualModel) -> Callable[[str], Screening]:
     """``screen`` that also asks the contextual reader about messages in its band (see
-    ``contextual.py``). Blocks while the reader reads: for scripts and tests; a server uses
-    :func:`screen_off_loop`."""
+    ``contextual.py``). Blocks while the reader reads: for scripts and tests; the app reads off
+    the event loop (``bot/app.py``, ``screen_off_loop``)."""
     return functools.partial(_screen, reader=reader)
-
-
-def screen_off_loop(reader: ContextualModel) -> Callable[[str], Awaitable[Screening]]:
-    """``screen_with(reader)`` for an event loop (``bot/app.py``): the reader runs in a worker
-    thread, so that a long message (many windows of about 2 ms) never stalls other people's
-    turns; ONNX Runtime releases the GIL while it reads."""
-    import asyncio  # here: asyncio imports logging, and nothing in bot.safety may log
-
-    async def screen_message(text: str) -> Screening:
-        verdict = first_look(text, reader.band)
-        if isinstance(verdict, Pending):
-            return verdict.settle(await asyncio.to_thread(reader.read, verdict.rest))
-        return verdict
-
-    return screen_message
 
 
 def _screen(text: str, reader: ContextualModel | None) -> Screening:
@@ -1008,8 +992,9 @@ def _screen(text: str, reader: ContextualModel | None) -> Screening:
 @dataclass(frozen=True, slots=True)
 class Pending:
     """A verdict that waits for the contextual reader: ``settle`` it with the reader's reading
-    of ``rest`` (the normalised text the rules left open). ``bot/app.py`` reads it off the
-    event loop: a long message is many windows, about 2 ms each."""
+    of ``rest`` (the normalised text the rules left open), or fall back on ``alone``, the word
+    model's own verdict. ``bot/app.py`` reads it off the event loop: a long message is many
+    windows, about 2 ms each."""
 
     decided: Screening
     alone: Screening

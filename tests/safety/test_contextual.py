@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
-from bot.app import load_screen
+from bot.app import load_screen, screen_off_loop
 from bot.config import ConfigError, load_settings
 from bot.safety import Level, Screening, screen
 from bot.safety import contextual as ctx
@@ -23,7 +24,6 @@ from bot.safety.screen import (
     model,
     normalise,
     rules_only,
-    screen_off_loop,
     screen_with,
     second_look,
 )
@@ -268,6 +268,24 @@ async def test_a_server_reads_off_the_event_loop() -> None:
     assert reader.let_go_in_time is True
     # a message the reader is not asked about never leaves the loop
     assert await screen_off_loop(reader)("i want to kill myself") == screen("i want to kill myself")  # type: ignore[arg-type]
+
+
+class FailingReader(FakeReader):
+    def read(self, norm: str) -> Reading:
+        super().read(norm)
+        raise RuntimeError(f"the session could not run on {norm!r}")
+
+
+async def test_when_the_reader_fails_the_word_model_decides_and_the_log_keeps_no_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    reader = FailingReader(1.0)
+    message = "Sorted out my desk and wrote a note for the dog walker today"
+    assert await screen_off_loop(reader)(message) == screen(message)  # type: ignore[arg-type]
+    assert reader.asked, "the reader was asked and failed"
+    assert "contextual reader failed (RuntimeError)" in caplog.text
+    assert "dog walker" not in caplog.text
 
 
 def test_the_reader_never_overrules_a_rule() -> None:
