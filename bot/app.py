@@ -143,8 +143,8 @@ def screen_off_loop(reader: ContextualModel) -> Callable[[str], Awaitable[Screen
 
 def load_screen(settings: Settings) -> Callable[[str], Screening | Awaitable[Screening]]:
     """The screen every message goes through, its models loaded now: the rules and the linear
-    model, plus the contextual reader (read off the event loop) when REBOUND_SAFETY_CONTEXTUAL
-    is on."""
+    model, plus the contextual reader (read off the event loop) unless
+    REBOUND_SAFETY_CONTEXTUAL=false."""
     load_safety_model()
     return screen_off_loop(load_contextual()) if settings.safety_contextual else screen
 
