@@ -22,11 +22,14 @@ those thresholds.
 
 Needs scikit-learn (pip install -e '.[train]'); the bot itself does not.
 
-    .venv/bin/python bench/safety_train.py [--check] [--c 30]
+    .venv/bin/python bench/safety_train.py [--check] [--by-source] [--c 30]
         [--max-hard-crisis 0.05] [--max-ordinary-crisis 0.01] ...
 
 --check rebuilds in memory and exits 1 when the shipped model.json differs from what the data
-gives (a data change without a retrain), instead of writing the file.
+gives (a data change without a retrain), instead of writing the file. --by-source also prints
+out-of-source crisis recall per source, weakest first, and where the missed crisis messages
+fall (settled by a rule, too short, under or inside the contextual reader's band): the angles a
+new writer should take.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ from bot.safety.screen import (  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 TRAIN_DIR = DATA / "safety_train"
+CONTEXTUAL_CONFIG = ROOT / "bot" / "safety" / "contextual.json"
 ORDINARY = "ordinary"  # files named ordinary*.csv hold everyday chat, all labelled none
 SPENT_SETS = ("safety_eval.csv", "safety_holdout.csv", "safety_holdout2.csv")
 CLASSES = safety_model.CLASSES
@@ -242,6 +246,39 @@ def choose_thresholds(
     return {"crisis": crisis, "crisis_short": crisis_short, "distress": distress}, summary
 
 
+def by_source(scored: Sequence[Scored], th: safety_model.Thresholds, reader_low: float) -> str:
+    """Out-of-source crisis recall per source, weakest first, and where the misses fall (the
+    contextual reader is asked from linear crisis score ``reader_low`` up): what a new writer's
+    angle should aim at. Counts only, never a message."""
+    caught: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    where: Counter[str] = Counter()
+    for s in scored:
+        if s.label != "crisis":
+            continue
+        total[s.source] += 1
+        level = decide(s.verdict, s.scores, th).level if s.open else s.verdict.level
+        if level is Level.CRISIS:
+            caught[s.source] += 1
+        elif not s.open:
+            rule = s.verdict.rule or "all of it set aside: someone else's, a quote, a joke"
+            where[f"settled below crisis by the rules ({rule})"] += 1
+        elif s.scores.words <= safety_model.TOO_SHORT:
+            where[f"{safety_model.TOO_SHORT} words or fewer"] += 1
+        elif s.scores.crisis < reader_low:
+            where[f"linear crisis score under {reader_low} (the reader is never asked)"] += 1
+        else:
+            where[f"linear crisis score from {reader_low} (the reader is asked)"] += 1
+    lines = ["out-of-source crisis recall by source, weakest first:"]
+    for name in sorted(total, key=lambda n: (caught[n] / total[n], n)):
+        lines.append(
+            f"  {name:24s} {caught[name]:4d}/{total[name]:<4d} {caught[name] / total[name]:.3f}"
+        )
+    lines.append("crisis messages missed, by where:")
+    lines += [f"  {n:5d}  {why}" for why, n in where.most_common()]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--c", type=float, default=DEFAULT_C, help="inverse regularisation")
@@ -256,6 +293,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for flag, default, what in limits.values():  # the short_ limits count short messages only
         parser.add_argument(flag, type=float, default=default, help=f"at most this share of {what}")
     parser.add_argument("--check", action="store_true", help="compare with the shipped model")
+    parser.add_argument(
+        "--by-source",
+        action="store_true",
+        help="also print out-of-source crisis recall per source and where the misses fall",
+    )
     args = parser.parse_args(argv)
 
     srcs = sources()
@@ -264,6 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     max_fp = {key: getattr(args, flag[2:].replace("-", "_")) for key, (flag, *_) in limits.items()}
     thresholds, summary = choose_thresholds(scored, max_fp)
     print(summary)
+    if args.by_source:
+        reader_low = json.loads(CONTEXTUAL_CONFIG.read_text(encoding="utf-8"))["band"]
+        print(by_source(scored, safety_model.Thresholds(**thresholds), reader_low))
     rows = [row for part in srcs.values() for row in part]
     data = export(*fit(rows, args.c), thresholds, fingerprint(srcs, args.c))
     text = json.dumps(data, separators=(",", ":"), sort_keys=False) + "\n"

@@ -241,3 +241,37 @@ def test_rebound_check_fails_fast_on_a_broken_model_file(
         model.cache_clear()  # later calls load the shipped file again
     assert cli.main(["check"]) == 0
     assert "safety model ok" in capsys.readouterr().out
+
+
+def test_the_by_source_report_ranks_sources_and_says_where_crisis_is_missed() -> None:
+    train = _train_script()
+
+    def scored(source: str, crisis: float, words: int = 8, label: str = "crisis") -> object:
+        none = Screening(Level.NONE, None)
+        return train.Scored(source, label, none, True, Scores(crisis, 0.0, 1 - crisis, words))
+
+    denied = Screening(Level.DISTRESS, "distress.denied_crisis")
+    report = train.by_source(
+        [
+            scored("writer_a", 0.9),
+            scored("writer_a", 0.5),  # missed, in the reader's band
+            scored("writer_a", 0.1),  # missed, below it
+            train.Scored("writer_a", "crisis", denied, False, Scores(0.9, 0.0, 0.1, 8)),
+            scored("writer_b", 0.9),
+            scored("writer_b", 0.95),
+            scored("writer_b", 0.99, words=2),  # too short for the model alone
+            scored("writer_b", 0.99, label="none"),  # not a crisis message: not counted
+        ],
+        Thresholds(0.7, 0.8, 0.9),
+        0.4,
+    )
+    lines = report.splitlines()
+    assert lines[1].split() == ["writer_a", "1/4", "0.250"]
+    assert lines[2].split() == ["writer_b", "2/3", "0.667"]
+    for where in (
+        "settled below crisis by the rules (distress.denied_crisis)",
+        "3 words or fewer",
+        "linear crisis score under 0.4 (the reader is never asked)",
+        "linear crisis score from 0.4 (the reader is asked)",
+    ):
+        assert f"1  {where}" in [line.strip() for line in lines]
