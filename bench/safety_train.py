@@ -173,6 +173,10 @@ class Scored:
     open: bool  # whether the model may overrule it
     scores: safety_model.Scores
 
+    def level(self, th: safety_model.Thresholds) -> Level:
+        """The screen's verdict with these thresholds: the model decides an open message."""
+        return (decide(self.verdict, self.scores, th) if self.open else self.verdict).level
+
 
 _NEVER = {"crisis": 1.0, "crisis_short": 1.0, "distress": 1.0}  # only the scores are used
 
@@ -192,12 +196,7 @@ def outcome(
     """
     n: Counter[str] = Counter()
     for s in scored:
-        if not s.open:
-            level = s.verdict.level
-        elif level_of is not None:
-            level = level_of(s)
-        else:
-            level = decide(s.verdict, s.scores, th).level
+        level = level_of(s) if s.open and level_of is not None else s.level(th)
         group = s.label
         if s.label == "none":
             group = "ordinary" if s.source.startswith(ORDINARY) else "hard"
@@ -257,7 +256,7 @@ def by_source(scored: Sequence[Scored], th: safety_model.Thresholds, reader_low:
         if s.label != "crisis":
             continue
         total[s.source] += 1
-        level = decide(s.verdict, s.scores, th).level if s.open else s.verdict.level
+        level = s.level(th)
         if level is Level.CRISIS:
             caught[s.source] += 1
         elif not s.open:
