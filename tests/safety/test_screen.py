@@ -319,6 +319,8 @@ IDIOMS = [
 # and the policy).
 MODEL_FALSE_ALARMS = {
     "I'm going to burn myself out": Screening(Level.CRISIS, MODEL_CRISIS),
+    # since the retrain with author_30 to 35 (whose denials of harm to others are distress)
+    "I don't want to hurt anyone": Screening(Level.DISTRESS, MODEL_DISTRESS),
 }
 
 
