@@ -27,8 +27,8 @@ from bot.safety.screen import normalise
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "bench" / "data"
 BENCH = REPO / "bench" / "safety_eval.py"
-HELD_OUT = tuple(f"safety_test_{part}.csv" for part in "abcdef")
-UNREAD = "safety_test_g.csv"  # not measured yet: kept for the next model (bench/data/README.md)
+HELD_OUT = tuple(f"safety_test_{part}.csv" for part in "abcdefg")
+UNREAD = "safety_test_h.csv"  # not measured yet: kept for the next model (bench/data/README.md)
 ORDINARY = "safety_test_ordinary.csv"
 ALL_SETS = sorted(p.name for p in DATA.glob("safety_*.csv"))
 
