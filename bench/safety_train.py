@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.safety import contextual  # noqa: E402
 from bot.safety import model as safety_model  # noqa: E402
 from bot.safety.screen import (  # noqa: E402
     Level,
@@ -60,7 +61,6 @@ from bot.safety.screen import (  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
 TRAIN_DIR = DATA / "safety_train"
-CONTEXTUAL_CONFIG = ROOT / "bot" / "safety" / "contextual.json"
 ORDINARY = "ordinary"  # files named ordinary*.csv hold everyday chat, all labelled none
 SPENT_SETS = ("safety_eval.csv", "safety_holdout.csv", "safety_holdout2.csv")
 CLASSES = safety_model.CLASSES
@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     thresholds, summary = choose_thresholds(scored, max_fp)
     print(summary)
     if args.by_source:
-        reader_low = json.loads(CONTEXTUAL_CONFIG.read_text(encoding="utf-8"))["band"]
+        reader_low = json.loads(contextual.CONFIG_FILE.read_text(encoding="utf-8"))["band"]
         print(by_source(scored, safety_model.Thresholds(**thresholds), reader_low))
     rows = [row for part in srcs.values() for row in part]
     data = export(*fit(rows, args.c), thresholds, fingerprint(srcs, args.c))
