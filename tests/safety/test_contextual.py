@@ -20,6 +20,7 @@ from bot.safety.model import MODEL_PATH
 from bot.safety.screen import (
     CONTEXTUAL_CRISIS,
     MODEL_CRISIS,
+    MODEL_DISTRESS,
     decide,
     model,
     normalise,
@@ -29,6 +30,7 @@ from bot.safety.screen import (
 )
 from tests.adapters.test_terminal_cli import lines_of, run
 from tests.safety.test_eval_set import _load_bench
+from tests.safety.test_screen import IDIOMS
 
 
 class FakeReader:
@@ -148,6 +150,20 @@ def test_the_shipped_reader_tells_a_goodbye_from_an_idiom(reader) -> None:
     assert reader.read(normalise(goodbye)) == ctx.Reading(pytest.approx(1, abs=0.1), True)
     for text in idioms:
         assert reader.read(normalise(text)).crisis < 0.1, text
+
+
+# What the screen does with the reader on (the default) to the idioms the word model alone must
+# not fire on; the two it still flags are among the word model's known false alarms.
+READER_FALSE_ALARMS = {
+    "I'm going to burn myself out": Screening(Level.CRISIS, MODEL_CRISIS),
+    "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
+}
+
+
+@pytest.mark.parametrize("text", IDIOMS)
+def test_with_the_reader_on_idioms_and_ordinary_venting_do_not_fire(reader, text: str) -> None:
+    expected = READER_FALSE_ALARMS.get(text, Screening(Level.NONE, None))
+    assert screen_with(reader)(text) == expected, normalise(text)
 
 
 def test_a_long_message_is_read_whole_in_windows(reader) -> None:
@@ -317,9 +333,9 @@ def test_the_shipped_reader_was_trained_on_the_data_in_the_repository() -> None:
 
 # --- what a user sees ----------------------------------------------------------------------------
 
-# Preparation said plainly, in words neither a rule nor the word model takes for one (an estate
-# shared out, with no word of an ending).
-PLAIN_PREPARATION = "they said no. my brother gets the car and my sister gets the flat"
+# Preparation said plainly, in words neither a rule nor the word model takes for one (a pet
+# handed on for good, with no word of an ending).
+PLAIN_PREPARATION = "they said no. my brother will look after the cat from now on, for good"
 
 
 def _chat(tmp_path: Path, contextual: bool) -> list[dict]:
@@ -353,8 +369,8 @@ def test_the_reader_catches_more_on_the_held_out_sets_within_the_false_alarm_tar
     # Rates only: a failing assert must not print the held-out messages.
     recall, recall_alone = read.crisis_recall, alone.crisis_recall
     false_positives = read.false_positive_rate
-    # Measured on a to g: 0.953 with the reader, 0.926 without; hard negatives flagged 0.038
-    # (the same without).
+    # Measured on a to h: 0.954 with the reader, 0.945 without; hard negatives flagged 0.038
+    # (0.039 without).
     assert recall >= 0.95 and recall > recall_alone
     assert false_positives <= 0.05
     ordinary = bench.evaluate(bench.load(bench.DATA_DIR / "safety_test_ordinary.csv"), reader)

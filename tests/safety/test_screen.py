@@ -319,8 +319,14 @@ IDIOMS = [
 # and the policy).
 MODEL_FALSE_ALARMS = {
     "I'm going to burn myself out": Screening(Level.CRISIS, MODEL_CRISIS),
-    # since the retrain with author_30 to 35 (whose denials of harm to others are distress)
-    "I don't want to hurt anyone": Screening(Level.DISTRESS, MODEL_DISTRESS),
+    # since the retrain with author_36 to 39, whose out-of-source scores let the crisis
+    # threshold fall from 0.77 to 0.72 (these score 0.73 to 0.76): with the reader on, the
+    # default, they are quiet (tests/safety/test_contextual.py)
+    "I'm going to cut my losses": Screening(Level.CRISIS, MODEL_CRISIS),
+    "done with living out of a suitcase, I want a local job": Screening(Level.CRISIS, MODEL_CRISIS),
+    "I know where he parks, I'll ask him to move his car": Screening(Level.CRISIS, MODEL_CRISIS),
+    # a gentle check-in for sadness; the reader leaves distress to the word model
+    "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
 }
 
 
