@@ -27,7 +27,7 @@ from bot.safety.screen import normalise
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "bench" / "data"
 BENCH = REPO / "bench" / "safety_eval.py"
-UNREAD = "safety_test_h.csv"  # not measured yet: kept for the next model (bench/data/README.md)
+UNREAD = "safety_test_i.csv"  # not measured yet: kept for the next model (bench/data/README.md)
 ORDINARY = "safety_test_ordinary.csv"
 ALL_SETS = sorted(p.name for p in DATA.glob("safety_*.csv"))
 
