@@ -20,7 +20,6 @@ from bot.safety.model import MODEL_PATH
 from bot.safety.screen import (
     CONTEXTUAL_CRISIS,
     MODEL_CRISIS,
-    MODEL_DISTRESS,
     decide,
     model,
     normalise,
@@ -30,7 +29,7 @@ from bot.safety.screen import (
 )
 from tests.adapters.test_terminal_cli import lines_of, run
 from tests.safety.test_eval_set import _load_bench
-from tests.safety.test_screen import IDIOMS
+from tests.safety.test_screen import IDIOMS, MODEL_FALSE_ALARMS
 
 
 class FakeReader:
@@ -155,8 +154,8 @@ def test_the_shipped_reader_tells_a_goodbye_from_an_idiom(reader) -> None:
 # What the screen does with the reader on (the default) to the idioms the word model alone must
 # not fire on; the two it still flags are among the word model's known false alarms.
 READER_FALSE_ALARMS = {
-    "I'm going to burn myself out": Screening(Level.CRISIS, MODEL_CRISIS),
-    "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
+    text: MODEL_FALSE_ALARMS[text]
+    for text in ("I'm going to burn myself out", "This rejection hurts so much")
 }
 
 
