@@ -1,6 +1,6 @@
 """Measure crisis-language screening against labelled messages it never learned from.
 
-By default the held-out sets bench/data/safety_test_a.csv to safety_test_g.csv (columns
+By default the held-out sets in HELD_OUT, bench/data/safety_test_a.csv and on (columns
 id,label,text; see bench/data/README.md for which sets are held out and which the screening
 learned from): crisis messages (intent to die, self-harm or harm others, direct, indirect,
 slang, typos, buried in a story), distress without intent, and hard negatives (label none:
