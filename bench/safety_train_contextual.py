@@ -54,6 +54,7 @@ from bot.safety.screen import (  # noqa: E402
     judge,
     model,
     normalise,
+    reader_threshold,
     second_look,
     with_reader,
 )
@@ -187,15 +188,95 @@ def choose_band(scored, reader_readings, low: float) -> tuple[contextual.Band, s
     """The thresholds that catch the most crisis messages within LIMITS, and what they give.
 
     Searches the linear model's crisis threshold while the reader is on (from model.json's up:
-    raising it hands those messages to the reader) and the reader's threshold, with the screen
-    combined exactly as screen_with() combines it (with_reader, decide, second_look).
+    raising it hands those messages to the reader) and the reader's two thresholds (``crisis``
+    for a message the word model alone would pass, ``confirm`` for one it would call a crisis),
+    with the screen combined exactly as screen_with() combines it (with_reader, decide,
+    second_look, reader_threshold). A message's level depends only on whether its reading
+    reaches its threshold, so each linear threshold takes one pass over the messages and the
+    two reader thresholds are searched together as a table. Ties go to fewer false alarms.
     """
+    import numpy as np
+
     shipped = model().thresholds
     seen: Counter[str] = Counter()
     reading_of = {}
     for s in scored:
         reading_of[id(s)] = reader_readings[(s.source, seen[s.source])]
         seen[s.source] += 1
+    groups = ("crisis", "hard", "ordinary")
+
+    def group(s) -> str | None:
+        if s.label == "none":
+            return "ordinary" if s.source.startswith(safety_train.ORDINARY) else "hard"
+        return s.label if s.label == "crisis" else None
+
+    size = Counter(group(s) for s in scored)
+    steps = np.arange(100, 200) / 200  # reader thresholds 0.500, 0.505, ..., 0.995
+    split = contextual.Band(low, 0.0, 1.0, 1.0)  # tells reader_threshold's two answers apart
+
+    def table(linear: float) -> dict[str, np.ndarray]:
+        """Crisis calls per group for every (crisis, confirm) pair of reader thresholds."""
+        sure = contextual.Band(low, 1.0, linear, 1.0)
+        th = with_reader(shipped, sure)
+        fixed: Counter[str] = Counter()
+        rows: dict[tuple[str, bool], list[tuple[float, bool, bool]]] = {}
+        for s in scored:
+            g = group(s)
+            if g is None:
+                continue
+            if not s.open:
+                fixed[g] += s.verdict.level is Level.CRISIS
+                continue
+            alone = decide(s.verdict, s.scores, shipped)
+            decided = decide(s.verdict, s.scores, th)
+            read = reading_of[id(s)]
+            levels = [
+                second_look(
+                    decided, alone, s.scores, sure, lambda r=r, w=read.whole: Reading(r, w)
+                ).level
+                is Level.CRISIS
+                for r in (1.0, 0.0)  # the reader sure of a crisis, and sure there is none
+            ]
+            if levels[0] == levels[1]:  # not asked, or asked to no effect
+                fixed[g] += levels[0]
+                continue
+            confirm = reader_threshold(alone, split) == split.confirm
+            rows.setdefault((g, confirm), []).append((read.crisis, *levels))
+        out = {}
+        for g in groups:
+            per = []
+            for confirm in (False, True):
+                got = np.array(rows.get((g, confirm), []), dtype=float).reshape(-1, 3)
+                reached = got[:, :1] >= steps[None, :]
+                per.append(np.where(reached, got[:, 1:2], got[:, 2:3]).sum(0))
+            out[g] = fixed[g] + per[0][:, None] + per[1][None, :]
+        return out
+
+    def best_of(linear: float, calls: dict[str, np.ndarray], diagonal: bool):
+        fits = (calls["hard"] <= LIMITS["fp_crisis_rate"] * size["hard"]) & (
+            calls["ordinary"] <= LIMITS["ordinary_crisis"] * size["ordinary"]
+        )
+        if diagonal:
+            fits &= np.eye(len(steps), dtype=bool)
+        if not fits.any():
+            return None
+        i, j = min(
+            zip(*np.nonzero(fits), strict=True),
+            key=lambda ij: (-calls["crisis"][ij], calls["hard"][ij], calls["ordinary"][ij]),
+        )
+        key = (calls["crisis"][i, j], -calls["hard"][i, j], -calls["ordinary"][i, j])
+        return key, contextual.Band(low, float(steps[i]), linear, float(steps[j]))
+
+    best: dict[bool, tuple] = {}
+    grid = sorted({shipped.crisis, *(k / 100 for k in range(int(shipped.crisis * 100) + 1, 100))})
+    for linear in grid:
+        calls = table(linear)
+        for diagonal in (False, True):
+            got = best_of(linear, calls, diagonal)
+            if got and (diagonal not in best or got[0] > best[diagonal][0]):
+                best[diagonal] = got
+    if False not in best:
+        raise SystemExit(f"no thresholds keep false alarms within {LIMITS}")
 
     def rates(band: contextual.Band) -> dict[str, float]:
         th = with_reader(shipped, band)
@@ -208,28 +289,26 @@ def choose_band(scored, reader_readings, low: float) -> tuple[contextual.Band, s
 
         return safety_train.outcome(scored, th, level_of=level)
 
-    def fits(got: dict[str, float]) -> bool:
-        return all(got[key] <= limit for key, limit in LIMITS.items())
-
-    best: tuple[float, contextual.Band, dict[str, float]] | None = None
-    grid = sorted({shipped.crisis, *(k / 100 for k in range(int(shipped.crisis * 100) + 1, 100))})
-    for linear in grid:
-        for step in range(100, 200):  # reader threshold 0.500, 0.505, ..., 0.995: lowest fit
-            band = contextual.Band(low, step / 200, linear)
-            got = rates(band)
-            if fits(got):
-                if best is None or got["crisis_recall"] > best[0]:
-                    best = (got["crisis_recall"], band, got)
-                break
-    if best is None:
-        raise SystemExit(f"no thresholds keep false alarms within {LIMITS}")
-    _, band, got = best
-    base = safety_train.outcome(scored, shipped)
     keys = ("crisis_recall", "fp_crisis_rate", "ordinary_crisis")
-    return band, (
+    band = best[False][1]
+    got = rates(band)  # the table's choice, screened message by message as the bot screens
+    counted = (
+        round(got["crisis_recall"] * size["crisis"]),
+        -round(got["fp_crisis_rate"] * size["hard"]),
+        -round(got["ordinary_crisis"] * size["ordinary"]),
+    )
+    if counted != best[False][0]:
+        raise SystemExit(f"{band}: the table and the screen disagree; a bug in choose_band")
+    base = safety_train.outcome(scored, shipped)
+    lines = [
         f"out of source: {band}: "
         + ", ".join(f"{key} {got[key]:.3f} (word model alone {base[key]:.3f})" for key in keys)
-    )
+    ]
+    if True in best:
+        one = best[True][1]
+        recall = rates(one)["crisis_recall"]
+        lines.append(f"  with one reader threshold ({one}): crisis_recall {recall:.3f}")
+    return band, "\n".join(lines)
 
 
 def export(reader, tok) -> None:
@@ -271,6 +350,7 @@ def write_config(band: contextual.Band, trained_on: str) -> None:
         "band": band.low,
         "crisis": band.crisis,
         "linear": band.linear,
+        "confirm": band.confirm,
         "base": f"all-MiniLM-L6-v2, first {LAYERS} layers (Apache-2.0)",
         "trained_on": trained_on,
     }

@@ -28,7 +28,7 @@ HERE: Final = Path(__file__).parent
 MODEL_FILE: Final = HERE / "contextual.onnx"
 TOKENIZER_FILE: Final = HERE / "contextual_tokenizer.json"
 CONFIG_FILE: Final = HERE / "contextual.json"
-FORMAT: Final = 1
+FORMAT: Final = 2
 MAX_TOKENS: Final = 96  # as trained; a longer message is read in overlapping windows this long
 OVERLAP: Final = 32  # tokens shared by neighbouring windows, so no sentence is only ever cut
 CRISIS: Final = CLASSES.index("crisis")  # the column of the model's output
@@ -45,12 +45,15 @@ class Band:
     probability from which it says crisis; ``linear``: the linear model's own crisis threshold
     while the reader is on (never below the one in model.json). The training script may raise
     it, handing the messages between to the reader, when that catches more crisis messages
-    within the same false-alarm limits.
+    within the same false-alarm limits. ``confirm``: the reader's threshold for those handed
+    messages, which the word model alone would call a crisis (it may be lower than ``crisis``:
+    the reader then only overrules the word model's call when fairly sure it is wrong).
     """
 
     low: float
     crisis: float
     linear: float
+    confirm: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,8 @@ class ContextualModel:
             data = json.loads(config.read_text(encoding="utf-8"))
             if data["format"] != FORMAT:
                 raise ValueError(f"format {data['format']!r}, this version reads {FORMAT}")
-            self.band = Band(*(_probability(data[key]) for key in ("band", "crisis", "linear")))
+            keys = ("band", "crisis", "linear", "confirm")
+            self.band = Band(*(_probability(data[key]) for key in keys))
             self.trained_on: str = str(data["trained_on"])
         except (OSError, KeyError, TypeError, ValueError) as exc:
             problem = f"not a contextual model config ({exc})"

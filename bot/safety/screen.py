@@ -1071,9 +1071,10 @@ def second_look(
     ``decided`` is :func:`decide`'s verdict with the linear thresholds the reader needs
     (:func:`with_reader`), ``alone`` the word model's own verdict. ``read`` runs the reader
     (about 2 ms), so only for a message of more than ``TOO_SHORT`` words that is not already a
-    crisis and whose linear crisis score is at least ``band.low``. Its crisis call raises the
-    verdict; otherwise a message too long for one window keeps the word model's own verdict
-    (the thresholds were chosen on messages that fit), and one that fits keeps ``decided``.
+    crisis and whose linear crisis score is at least ``band.low``. Its crisis call (from
+    :func:`reader_threshold`) raises the verdict; otherwise a message too long for one window
+    keeps the word model's own verdict (the thresholds were chosen on messages that fit), and
+    one that fits keeps ``decided``.
     """
     return _settle(decided, alone, band, read()) if _asks_reader(decided, scores, band) else decided
 
@@ -1084,8 +1085,14 @@ def _asks_reader(decided: Screening, scores: Scores, band: Band) -> bool:
     )
 
 
+def reader_threshold(alone: Screening, band: Band) -> float:
+    """The reader's crisis threshold for a message it is asked about: ``band.confirm`` when the
+    word model alone calls it a crisis (a linear score handed over by ``band.linear``)."""
+    return band.confirm if alone.level is Level.CRISIS else band.crisis
+
+
 def _settle(decided: Screening, alone: Screening, band: Band, reading: Reading) -> Screening:
-    if reading.crisis >= band.crisis:
+    if reading.crisis >= reader_threshold(alone, band):
         return Screening(Level.CRISIS, CONTEXTUAL_CRISIS)
     return decided if reading.whole else alone
 

@@ -28,7 +28,7 @@ from bot.safety.screen import (
     second_look,
 )
 from tests.adapters.test_terminal_cli import lines_of, run
-from tests.safety.test_eval_set import _load_bench
+from tests.safety.scripts import bench_script
 from tests.safety.test_screen import IDIOMS, MODEL_FALSE_ALARMS
 
 
@@ -37,7 +37,7 @@ class FakeReader:
 
     def __init__(self, answer: float, band: Band | None = None) -> None:
         self.answer = answer
-        self.band = band or Band(0.0, 0.5, 0.0)  # linear 0: model.json's threshold stands
+        self.band = band or Band(0.0, 0.5, 0.0, 0.5)  # linear 0: model.json's threshold stands
         self.asked: list[str] = []
 
     def read(self, norm: str) -> Reading:
@@ -75,7 +75,7 @@ def test_the_reader_never_lowers_a_verdict_unless_handed_the_linear_models_call(
     assert screen_with(reader)(text) == Screening(Level.CRISIS, MODEL_CRISIS)  # type: ignore[arg-type]
     assert reader.asked == []  # already a crisis: nothing to ask
     # Band.linear above the model's score hands the message to the reader, which decides.
-    raised = Band(0.0, 0.5, _scores(text).crisis + 0.01)
+    raised = Band(0.0, 0.5, _scores(text).crisis + 0.01, 0.5)
     assert screen_with(FakeReader(0.0, raised))(text).level is Level.NONE  # type: ignore[arg-type]
     assert screen_with(FakeReader(0.9, raised))(text).rule == CONTEXTUAL_CRISIS  # type: ignore[arg-type]
     distress = "i feel completely worthless and i cant cope with any of this anymore"
@@ -87,7 +87,7 @@ def test_the_reader_is_not_asked_about_a_few_words_or_below_its_band() -> None:
     reader = FakeReader(1.0)
     assert screen_with(reader)("goodbye everyone").level is Level.NONE  # type: ignore[arg-type]
     text = "had a lovely walk with the dog and then made pasta for dinner"
-    high = FakeReader(1.0, Band(_scores(text).crisis + 0.01, 0.5, 0.0))
+    high = FakeReader(1.0, Band(_scores(text).crisis + 0.01, 0.5, 0.0, 0.5))
     assert screen_with(high)(text).level is Level.NONE  # type: ignore[arg-type]
     assert reader.asked == [] and high.asked == []
 
@@ -102,8 +102,12 @@ def test_the_reader_is_not_asked_about_a_few_words_or_below_its_band() -> None:
         (Level.NONE, 0.19, 6, 1.00, True, Level.NONE),  # below the band: not asked
         (Level.NONE, 0.50, 3, 1.00, True, Level.NONE),  # three words: not asked
         # Handed the word model's own call (0.72 <= 0.80 < Band.linear): a message that fits
-        # is the reader's to decide; a longer one keeps the word model's call.
+        # is the reader's to decide, against its lower confirm threshold; a longer one keeps
+        # the word model's call.
         (Level.NONE, 0.80, 30, 0.10, True, Level.NONE),
+        (Level.NONE, 0.80, 30, 0.60, True, Level.CRISIS),  # confirmed
+        (Level.NONE, 0.80, 30, 0.59, True, Level.NONE),
+        (Level.NONE, 0.30, 6, 0.60, True, Level.NONE),  # not the word model's call: 0.9 needed
         (Level.NONE, 0.80, 300, 0.10, False, Level.CRISIS),
     ],
 )
@@ -117,7 +121,7 @@ def test_second_look(decided, crisis, words, answer, whole, expected) -> None:
         Screening(decided, None if decided is Level.NONE else "rule"),
         alone,
         scores,
-        Band(0.2, 0.9, 0.9),
+        Band(0.2, 0.9, 0.9, 0.6),
         lambda: asked.append(1) or Reading(answer, whole),
     )
     assert verdict.level is expected
@@ -134,9 +138,10 @@ def reader() -> ContextualModel:
 
 def test_the_shipped_reader_loads_with_thresholds_from_its_training(reader) -> None:
     config = json.loads(ctx.CONFIG_FILE.read_text(encoding="utf-8"))
-    assert reader.band == Band(config["band"], config["crisis"], config["linear"])
+    keys = ("band", "crisis", "linear", "confirm")
+    assert reader.band == Band(*(config[key] for key in keys))
     assert 0 < reader.band.low < model().thresholds.crisis <= reader.band.linear <= 1
-    assert 0.5 <= reader.band.crisis < 1
+    assert 0.5 <= reader.band.crisis < 1 and 0.5 <= reader.band.confirm < 1
 
 
 def test_the_shipped_reader_tells_a_goodbye_from_an_idiom(reader) -> None:
@@ -228,6 +233,10 @@ def test_start_up_stops_on_a_config_this_version_cannot_read(tmp_path: Path) -> 
     (tmp_path / ctx.CONFIG_FILE.name).write_text(json.dumps({**config, "crisis": 1.5}))
     with pytest.raises(ValueError, match=r"1\.5 is not a probability"):
         ContextualModel(tmp_path)
+    del config["confirm"]  # a config from before the confirm threshold
+    (tmp_path / ctx.CONFIG_FILE.name).write_text(json.dumps({**config, "format": 1}))
+    with pytest.raises(ValueError, match=r"format 1, this version reads 2\); reinstall"):
+        ContextualModel(tmp_path)
 
 
 def test_the_setting_chooses_the_screen(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -308,7 +317,7 @@ def test_the_reader_never_overrules_a_rule() -> None:
     reader that never says crisis leaves every rule's verdict where it was."""
     from bot.safety.screen import rules
 
-    never = FakeReader(0.0, Band(0.0, 0.5, 1.0))  # every open message handed to the reader
+    never = FakeReader(0.0, Band(0.0, 0.5, 1.0, 0.5))  # every open message handed to the reader
     for rule in rules():
         for text in rule.fires:
             verdict = rules_only(text)
@@ -361,7 +370,7 @@ def test_with_the_reader_on_a_plainly_said_preparation_gets_the_crisis_response(
 
 
 def test_the_reader_catches_more_on_the_held_out_sets_within_the_false_alarm_target() -> None:
-    bench = _load_bench()
+    bench = bench_script("safety_eval")
     examples = [ex for path in bench.HELD_OUT for ex in bench.load(path)]
     reader = screen_with(ContextualModel())
     alone, read = bench.evaluate(examples), bench.evaluate(examples, reader)
@@ -375,3 +384,35 @@ def test_the_reader_catches_more_on_the_held_out_sets_within_the_false_alarm_tar
     ordinary = bench.evaluate(bench.load(bench.DATA_DIR / "safety_test_ordinary.csv"), reader)
     taken_for_a_crisis = ordinary.false_alarm_rate
     assert taken_for_a_crisis <= 0.01
+
+
+# --- how the training script chooses the thresholds ----------------------------------------------
+
+
+def test_training_chooses_a_lower_confirm_threshold_when_it_catches_more() -> None:
+    """A crisis the word model alone calls (0.75) that the reader only half believes (0.6), a
+    hard negative the word model alone calls (0.76) that the reader doubts (0.3), and two
+    messages the word model passes that the reader is surer of: one threshold for both kinds
+    cannot keep both crises within the false-alarm limit (1 in 10 hard negatives is too many);
+    a confirm threshold below the raise threshold can."""
+    from bot.safety.model import Scores
+
+    script = bench_script("safety_train_contextual")
+    scored, readings = [], {}
+    none = Screening(Level.NONE, None)
+    for source, label, crisis, reading in [
+        ("writer_a", "crisis", 0.75, 0.6),
+        ("writer_a", "crisis", 0.5, 0.97),
+        ("writer_b", "none", 0.76, 0.3),
+        ("writer_b", "none", 0.5, 0.9),
+        *[("writer_b", "none", 0.1, 0.99)] * 8,  # below the band: never read
+        *[("ordinary_chat", "none", 0.05, 0.99)] * 5,
+    ]:
+        index = sum(s.source == source for s in scored)
+        scores = Scores(crisis, 0.0, 1 - crisis, 12)
+        scored.append(script.safety_train.Scored(source, label, none, True, scores))
+        readings[(source, index)] = Reading(reading, whole=True)
+    band, summary = script.choose_band(scored, readings, 0.4)
+    assert band == Band(0.4, 0.905, 0.77, 0.5)
+    assert "crisis_recall 1.000 (word model alone 0.500)" in summary
+    assert "with one reader threshold" in summary and "crisis_recall 0.500" in summary

@@ -14,8 +14,6 @@ Two kinds of set live there (bench/data/README.md says which is which):
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
@@ -23,25 +21,16 @@ from types import ModuleType
 import pytest
 
 from bot.safety.screen import normalise
+from tests.safety.scripts import bench_script
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "bench" / "data"
-BENCH = REPO / "bench" / "safety_eval.py"
 UNREAD = "safety_test_i.csv"  # not measured yet: kept for the next model (bench/data/README.md)
 ORDINARY = "safety_test_ordinary.csv"
 ALL_SETS = sorted(p.name for p in DATA.glob("safety_*.csv"))
 
 
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("rebound_safety_eval", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look the module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH_MODULE = _load_bench()
+BENCH_MODULE = bench_script("safety_eval")
 HELD_OUT = tuple(path.name for path in BENCH_MODULE.HELD_OUT)  # what safety_eval.py measures
 
 

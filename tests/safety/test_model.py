@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -23,19 +20,9 @@ from bot.safety.screen import (
     normalise,
     rules_only,
 )
+from tests.safety.scripts import bench_script
 
-REPO = Path(__file__).resolve().parents[2]
 SHIPPED = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
-
-
-def _train_script() -> ModuleType:
-    path = REPO / "bench" / "safety_train.py"
-    spec = importlib.util.spec_from_file_location("rebound_safety_train", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- what the model adds ----------------------------------------------------------------------
@@ -59,7 +46,7 @@ def test_the_model_catches_crisis_wordings_the_rules_miss(text: str) -> None:
 
 
 def test_those_wordings_are_not_training_data() -> None:
-    train = _train_script()
+    train = bench_script("safety_train")
     trained = {normalise(t) for part in train.sources().values() for _, t in part}
     assert not [t for t in NEW_WORDINGS if normalise(t) in trained]
 
@@ -163,7 +150,7 @@ def test_scores_are_probabilities() -> None:
 def test_pure_python_scores_match_scikit_learn() -> None:
     """The bot's scorer reproduces the trained classifier (weights rounded to 5 places)."""
     pytest.importorskip("sklearn")
-    train = _train_script()
+    train = bench_script("safety_train")
     rows = [row for part in train.sources().values() for row in part]
     vec, tfidf, clf = train.fit(rows[::4], c=10.0)  # a quarter of the data keeps this quick
     model = Model(
@@ -180,14 +167,14 @@ def test_pure_python_scores_match_scikit_learn() -> None:
 
 def test_the_shipped_model_was_trained_on_the_data_in_the_repository() -> None:
     """Changing the training data, the normalisation or the features without retraining fails."""
-    train = _train_script()
+    train = bench_script("safety_train")
     assert SHIPPED["trained_on"] == train.fingerprint(train.sources(), c=train.DEFAULT_C), (
         "bot/safety/model.json is out of date: run .venv/bin/python bench/safety_train.py"
     )
 
 
 def test_training_never_reads_a_test_set() -> None:
-    train = _train_script()
+    train = bench_script("safety_train")
     names = [path.name for path in train.training_files()]
     assert names and not [n for n in names if n.startswith("safety_test")]
 
@@ -244,7 +231,7 @@ def test_rebound_check_fails_fast_on_a_broken_model_file(
 
 
 def test_the_by_source_report_ranks_sources_and_says_where_crisis_is_missed() -> None:
-    train = _train_script()
+    train = bench_script("safety_train")
 
     def scored(source: str, crisis: float, words: int = 8, label: str = "crisis") -> object:
         none = Screening(Level.NONE, None)
