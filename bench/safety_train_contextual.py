@@ -211,7 +211,7 @@ def choose_band(scored, reader_readings, low: float) -> tuple[contextual.Band, s
         return s.label if s.label == "crisis" else None
 
     size = Counter(group(s) for s in scored)
-    steps = np.arange(100, 200) / 200  # reader thresholds 0.500, 0.505, ..., 0.995
+    steps = np.arange(200) / 200  # reader thresholds 0.000, 0.005, ..., 0.995
     split = contextual.Band(low, 0.0, 1.0, 1.0)  # tells reader_threshold's two answers apart
 
     def table(linear: float) -> dict[str, np.ndarray]:
