@@ -95,7 +95,7 @@ def test_the_model_does_not_overrule_a_close_reading_by_the_rules(text: str) -> 
 
 
 def test_the_rules_settle_a_denial_the_model_would_have_taken_for_a_crisis() -> None:
-    text = "i promise im not going to kill myself tonight"
+    text = "i promise i wont kill myself tonight"
     verdict, rest = judge(text)
     assert verdict.rule == "distress.denied_crisis" and rest is None
     assert model().scores(normalise(text)).crisis >= model().thresholds.crisis

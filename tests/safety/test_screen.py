@@ -319,14 +319,13 @@ IDIOMS = [
 # and the policy).
 MODEL_FALSE_ALARMS = {
     "I'm going to burn myself out": Screening(Level.CRISIS, MODEL_CRISIS),
-    # since the retrain with author_36 to 39, whose out-of-source scores let the crisis
-    # threshold fall from 0.77 to 0.72 (these score 0.73 to 0.76): with the reader on, the
-    # default, they are quiet (tests/safety/test_contextual.py)
-    "I'm going to cut my losses": Screening(Level.CRISIS, MODEL_CRISIS),
+    # just over the crisis threshold (0.75 since the retrain with author_40 to 43): with the
+    # reader on, the default, it is quiet (tests/safety/test_contextual.py)
     "done with living out of a suitcase, I want a local job": Screening(Level.CRISIS, MODEL_CRISIS),
-    "I know where he parks, I'll ask him to move his car": Screening(Level.CRISIS, MODEL_CRISIS),
-    # a gentle check-in for sadness; the reader leaves distress to the word model
+    # gentle check-ins for sadness (the distress threshold is 0.71); the reader leaves distress
+    # to the word model
     "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
+    "I don't want to hurt anyone": Screening(Level.DISTRESS, MODEL_DISTRESS),
 }
 
 
