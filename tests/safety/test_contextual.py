@@ -387,8 +387,8 @@ def test_the_reader_catches_more_on_the_held_out_sets_within_the_false_alarm_tar
     # Rates only: a failing assert must not print the held-out messages.
     recall, recall_alone = read.crisis_recall, alone.crisis_recall
     false_positives = read.false_positive_rate
-    # Measured on a to h: 0.954 with the reader, 0.945 without; hard negatives flagged 0.038
-    # (0.039 without).
+    # Measured on a to i: 0.958 with the reader, 0.937 without; hard negatives flagged 0.034
+    # either way.
     assert recall >= 0.95 and recall > recall_alone
     assert false_positives <= 0.05
     ordinary = bench.evaluate(bench.load(bench.DATA_DIR / "safety_test_ordinary.csv"), reader)
