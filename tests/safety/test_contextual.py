@@ -101,7 +101,7 @@ def test_the_reader_is_not_asked_about_a_few_words_or_below_its_band() -> None:
         (Level.DISTRESS, 0.30, 6, 0.10, True, Level.DISTRESS),
         (Level.NONE, 0.19, 6, 1.00, True, Level.NONE),  # below the band: not asked
         (Level.NONE, 0.50, 3, 1.00, True, Level.NONE),  # three words: not asked
-        # Handed the word model's own call (0.72 <= 0.80 < Band.linear): a message that fits
+        # Handed the word model's own call (0.75 <= 0.80 < Band.linear): a message that fits
         # is the reader's to decide, against its lower confirm threshold; a longer one keeps
         # the word model's call.
         (Level.NONE, 0.80, 30, 0.10, True, Level.NONE),
