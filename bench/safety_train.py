@@ -181,6 +181,14 @@ class Scored:
 _NEVER = {"crisis": 1.0, "crisis_short": 1.0, "distress": 1.0}  # only the scores are used
 
 
+def group_of(s: Scored) -> str:
+    """What a message counts as in the rates: its label, with none split into everyday chat
+    (``ordinary``) and hard negatives (``hard``)."""
+    if s.label == "none":
+        return "ordinary" if s.source.startswith(ORDINARY) else "hard"
+    return s.label
+
+
 def outcome(
     scored: Sequence[Scored],
     th: safety_model.Thresholds,
@@ -197,9 +205,7 @@ def outcome(
     n: Counter[str] = Counter()
     for s in scored:
         level = level_of(s) if s.open and level_of is not None else s.level(th)
-        group = s.label
-        if s.label == "none":
-            group = "ordinary" if s.source.startswith(ORDINARY) else "hard"
+        group = group_of(s)
         n[group] += 1
         n[f"{group} flagged"] += level is not Level.NONE
         n[f"{group} crisis"] += level is Level.CRISIS

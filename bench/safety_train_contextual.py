@@ -205,14 +205,8 @@ def choose_band(scored, reader_readings, low: float) -> tuple[contextual.Band, s
     for s in scored:
         reading_of[id(s)] = reader_readings[(s.source, seen[s.source])]
         seen[s.source] += 1
-    groups = ("crisis", "hard", "ordinary")
-
-    def group(s) -> str | None:
-        if s.label == "none":
-            return "ordinary" if s.source.startswith(safety_train.ORDINARY) else "hard"
-        return s.label if s.label == "crisis" else None
-
-    size = Counter(group(s) for s in scored)
+    groups = ("crisis", "hard", "ordinary")  # the rates LIMITS and recall are counted in
+    size = Counter(safety_train.group_of(s) for s in scored)
     steps = np.arange(200) / 200  # reader thresholds 0.000, 0.005, ..., 0.995
     split = contextual.Band(low, 0.0, 1.0, 1.0)  # tells reader_threshold's two answers apart
 
@@ -223,8 +217,8 @@ def choose_band(scored, reader_readings, low: float) -> tuple[contextual.Band, s
         fixed: Counter[str] = Counter()
         rows: dict[tuple[str, bool], list[tuple[float, bool, bool]]] = {}
         for s in scored:
-            g = group(s)
-            if g is None:
+            g = safety_train.group_of(s)
+            if g not in groups:  # distress: in no rate the search weighs
                 continue
             if not s.open:
                 fixed[g] += s.verdict.level is Level.CRISIS
