@@ -713,7 +713,7 @@ def test_benchmark_prints_timings(capsys: pytest.CaptureFixture[str]) -> None:
     ]
     rows += [(f"adversarial: {k}", _per_call_us(v, 3)) for k, v in ADVERSARIAL.items()]
     with capsys.disabled():
-        print("\nbot.safety.screen timings (microseconds per call):")
+        print("\nbot.safety.screen timings (CPU microseconds per call):")
         for label, us in rows:
             print(f"  {label:40} {us:10.1f}")
     # No timing assertion: only that every input was screened to completion.
