@@ -69,6 +69,9 @@ async def _breathe(b: Breathing, out: IO[str]) -> None:
     out.write("\r  Ten breaths. Well done.                   \n")
 
 
+LEAVE = {"/quit", "/exit"}  # a terminal session's end, not a command the engine knows
+
+
 async def run_interactive(
     engine: Any,
     files_dir: Path,
@@ -78,14 +81,16 @@ async def run_interactive(
 ) -> None:
     key = ConversationKey(PLATFORM, user)
     screen = Screen()
-    stdout.write("Rebound (type /help for commands, Ctrl-D to leave; your place is kept)\n\n")
+    stdout.write(
+        "Rebound (type /help for commands, /quit or Ctrl-D to leave; your place is kept)\n\n"
+    )
     first = await engine.handle(Incoming.command(key, "start"))
     await _show(first, screen, files_dir, user, stdout)
     while True:
         stdout.write("\nyou> ")
         stdout.flush()
         line = await _read_line(stdin)
-        if line is None:
+        if line is None or line.strip().lower() in LEAVE:
             stdout.write("\nTake care. Type `rebound chat` any time to pick up where you left.\n")
             return
         replies = await engine.handle(line_to_event(line.rstrip("\n"), key, screen))

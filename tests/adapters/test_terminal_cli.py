@@ -109,6 +109,18 @@ def test_interactive_chat_numbers_options_and_keeps_place(tmp_path: Path) -> Non
     assert "Take care." in result.stdout
 
 
+@pytest.mark.parametrize("word", ["/quit", "/exit", " /Quit "])
+def test_quit_leaves_the_chat_and_the_place_is_kept(tmp_path: Path, word: str) -> None:
+    left = run(tmp_path, ["4", word, "I was let go from my job today"])
+    assert left.returncode == 0, left.stderr
+    assert "Take care." in left.stdout
+    assert "I don't know" not in left.stdout
+    assert "how much does it sting" not in left.stdout  # nothing after /quit was read
+
+    back = run(tmp_path, ["I was let go from my job today"])
+    assert "how much does it sting right now" in back.stdout
+
+
 def test_a_bad_database_url_fails_fast_with_what_to_fix(tmp_path: Path) -> None:
     result = run(
         tmp_path,
