@@ -25,7 +25,8 @@ from tests.safety.scripts import bench_script
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "bench" / "data"
-UNREAD = "safety_test_j.csv"  # not measured yet: kept for the next model (bench/data/README.md)
+# Not measured yet: kept for the next models, one each (bench/data/README.md).
+UNREAD = ("safety_test_j.csv", "safety_test_k.csv")
 ORDINARY = "safety_test_ordinary.csv"
 ALL_SETS = sorted(p.name for p in DATA.glob("safety_*.csv"))
 
@@ -40,7 +41,7 @@ def bench() -> ModuleType:
 
 
 def test_the_held_out_sets_are_there() -> None:
-    assert {*HELD_OUT, ORDINARY, UNREAD} <= set(ALL_SETS)
+    assert {*HELD_OUT, ORDINARY, *UNREAD} <= set(ALL_SETS)
 
 
 @pytest.mark.parametrize("name", ALL_SETS)
@@ -59,7 +60,7 @@ def test_no_held_out_message_is_in_the_training_data(bench: ModuleType) -> None:
     paths += sorted((DATA / "safety_train").glob("*.csv"))
     paths += sorted((DATA / "incoming").glob("*.csv"))  # written, to be trained on next
     trained = {normalise(ex.text) for path in paths for ex in bench.load(path)}
-    for name in (*HELD_OUT, ORDINARY, UNREAD):
+    for name in (*HELD_OUT, ORDINARY, *UNREAD):
         assert not [ex.id for ex in bench.load(DATA / name) if normalise(ex.text) in trained]
 
 
