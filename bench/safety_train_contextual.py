@@ -196,8 +196,9 @@ def fold_readings(
     names = sorted(srcs)
     fold_of = {name: i % folds for i, name in enumerate(names)}
     out: dict[tuple[str, int], Reading] = {}
+    made_by = recipe(srcs, folds, bf16)
     for k in range(folds):
-        cache = work / f"readings{k}-{recipe(srcs, folds, bf16)}.json"
+        cache = work / f"readings{k}-{made_by}.json"
         if not cache.exists():
             print(f"fold {k + 1}/{folds}: fine-tuning", flush=True)
             rows = [(lbl, normalise(t)) for n in names if fold_of[n] != k for lbl, t in srcs[n]]
@@ -388,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--bf16",
         action="store_true",
-        help="train in bfloat16 where the CPU has it (1.6x faster; the shipped files are float32)",
+        help="train in bfloat16 where the CPU has it (1.6x faster; the shipped files used it)",
     )
     parser.add_argument(
         "--thresholds-only",
