@@ -28,11 +28,12 @@ with --bf16 (bfloat16 training passes through torch.autocast, weights float32, o
 has avx512_bf16): on 2026-11-27 the whole script took 48 minutes on two cores, after the word
 model's 10 (0.26 to 0.31 s a training step on a quiet machine; 0.50 on a busy one, and float32
 0.80), and a second run (folds from the cache, the final reader trained again) rebuilt the
-three shipped files byte for byte. Measured that day on one fold, bfloat16 read its held-out
-sources as well as float32 (crisis against none: AUC 0.9915 both; crisis caught at 1% false
-alarms 0.856 against 0.857). Without --bf16 the script trains in float32 (earlier readers:
-about an hour with two epochs and four folds; one such run rebuilt the three shipped files byte
-for byte from a clean clone).
+three files of that model byte for byte; the next retrain, with 1,599 more messages, took 84
+minutes on a slower machine of the same kind (quiet, 0.45 to 0.55 s a step). Measured on one
+fold before the first of those, bfloat16 read its held-out sources as well as float32 (crisis
+against none: AUC 0.9915 both; crisis caught at 1% false alarms 0.856 against 0.857).
+Without --bf16 the script trains in float32 (earlier readers: about an hour with two epochs
+and four folds; one such run rebuilt the three shipped files byte for byte from a clean clone).
     .venv/bin/python bench/safety_train_contextual.py [--folds 3] [--band 0.4] [--work DIR]
         [--thresholds-only] [--bf16]
 """

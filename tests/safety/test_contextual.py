@@ -160,19 +160,17 @@ def test_the_shipped_reader_tells_a_goodbye_from_an_idiom(reader) -> None:
 # word model alone must get right: its false alarms that the reader does not overrule stay. The
 # reader's own two from the retrain before (it took "I shot myself in the foot with that answer"
 # and "I know where he parks, I'll ask him to move his car" for a crisis) are gone since the
-# retrain with three epochs and the everyday files. It keeps "I don't want to hurt anyone" a
-# crisis (it reads 0.21, and keeping the word model's crisis call needs only 0.04): known, for
-# the next training data or a denial rule to cover.
+# retrain with three epochs and the everyday files. Since the retrain with author_44 to 47 it
+# keeps the word model's new one, "I'm going to cut my losses" (it reads 0.729; keeping a crisis
+# call needs 0.25, raising one 0.73).
 READER_FALSE_ALARMS = {
     text: MODEL_FALSE_ALARMS[text]
     for text in (
         "I'm going to burn myself out",
         "This rejection hurts so much",
-        "They said I'm not senior enough. I think they're wrong.",
         "I got laid off and I'm worried about money",
-        "my friend's cousin tried to kill himself",
     )
-} | {"I don't want to hurt anyone": Screening(Level.CRISIS, CONTEXTUAL_CRISIS)}
+} | {"I'm going to cut my losses": Screening(Level.CRISIS, CONTEXTUAL_CRISIS)}
 
 
 @pytest.mark.parametrize("text", IDIOMS)

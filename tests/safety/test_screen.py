@@ -322,20 +322,16 @@ MODEL_FALSE_ALARMS = {
     # just over the crisis threshold (0.75 since the retrain with author_40 to 43): with the
     # reader on, the default, it is quiet (tests/safety/test_contextual.py)
     "done with living out of a suitcase, I want a local job": Screening(Level.CRISIS, MODEL_CRISIS),
-    # the word model alone calls it a crisis since the retrain with the 1,995 more everyday
-    # messages (was distress); with the reader on, the default: tests/safety/test_contextual.py
-    "I don't want to hurt anyone": Screening(Level.CRISIS, MODEL_CRISIS),
     # gentle check-ins for sadness and worry: the distress threshold fell from 0.71 to 0.61 in
     # that retrain (the limits are rates, and the everyday pool doubled with plainer messages);
     # the reader leaves distress to the word model
     "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
-    "They said I'm not senior enough. I think they're wrong.": Screening(
-        Level.DISTRESS, MODEL_DISTRESS
-    ),
     "I got laid off and I'm worried about money": Screening(Level.DISTRESS, MODEL_DISTRESS),
-    # someone else's attempt: the policy says none (reported, not the user's own), but a
-    # check-in is not unkind here
-    "my friend's cousin tried to kill himself": Screening(Level.DISTRESS, MODEL_DISTRESS),
+    # new with the retrain with author_44 to author_47 (0.76, threshold 0.74; it was 0.43), and
+    # the reader keeps it (0.729, just under its own 0.73): "I'm going to cut" reads as a plan.
+    # Longer, it is quiet ("... and apply elsewhere" 0.26), except "... and go home", which
+    # the model before took for a crisis too (with the reader as well)
+    "I'm going to cut my losses": Screening(Level.CRISIS, MODEL_CRISIS),
 }
 
 
@@ -364,6 +360,9 @@ JUDGMENT_CALLS = [
     ("I would never kill myself", Level.DISTRESS, "distress.denied_crisis"),
     ("I'm not suicidal", Level.DISTRESS, "distress.denied_crisis"),
     ("I don't want to die", Level.DISTRESS, "distress.denied_crisis"),
+    # ... of harming others too (crisis.harm_anyone): angry people say it to reassure
+    ("I don't want to hurt anyone", Level.DISTRESS, "distress.denied_crisis"),
+    ("I'm not going to hurt anyone. I just need to vent", Level.DISTRESS, "distress.denied_crisis"),
     # a double negative is not a denial
     ("I can't not think about killing myself", Level.CRISIS, "crisis.suicide"),
     ("I'm trying not to hurt myself", Level.CRISIS, "crisis.self_harm"),
@@ -404,7 +403,6 @@ JUDGMENT_CALLS = [
     ("I'm going to kill him lol he ate my lunch", Level.NONE, None),
     ("I'm bringing a gun to the office lol", Level.CRISIS, "crisis.harm_others_weapon"),
     ("I'll kill him if he's late again", Level.NONE, None),
-    ("I don't want to hurt anyone", Level.NONE, None),
     # "rather die than <X>" is an idiom; "rather be dead" is a statement unless it laughs
     ("I'd rather die than sing karaoke lol", Level.NONE, None),
     ("I'd rather die than tell my parents, and I mean that", Level.CRISIS, "crisis.passive_wish"),
