@@ -38,7 +38,7 @@ from bot.safety import screen
 
 DATA_DIR = Path(__file__).with_name("data")
 DATA_PATH = DATA_DIR / "safety_eval.csv"
-HELD_OUT = tuple(DATA_DIR / f"safety_test_{part}.csv" for part in "abcdefghij")
+HELD_OUT = tuple(DATA_DIR / f"safety_test_{part}.csv" for part in "abcdefghijk")
 LABELS = ("crisis", "distress", "none")
 MIN_CRISIS_RECALL = 0.97
 MAX_FALSE_POSITIVE_RATE = 0.05
