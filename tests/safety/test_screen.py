@@ -319,12 +319,12 @@ IDIOMS = [
 # and the policy).
 MODEL_FALSE_ALARMS = {
     "I'm going to burn myself out": Screening(Level.CRISIS, MODEL_CRISIS),
-    # just over the crisis threshold (0.75 since the retrain with author_40 to 43): with the
-    # reader on, the default, it is quiet (tests/safety/test_contextual.py)
+    # over the crisis threshold (0.82 against 0.74 since the retrain with author_44 to 47): with
+    # the reader on, the default, it is quiet (tests/safety/test_contextual.py)
     "done with living out of a suitcase, I want a local job": Screening(Level.CRISIS, MODEL_CRISIS),
     # gentle check-ins for sadness and worry: the distress threshold fell from 0.71 to 0.61 in
-    # that retrain (the limits are rates, and the everyday pool doubled with plainer messages);
-    # the reader leaves distress to the word model
+    # the retrain with the everyday files (the limits are rates, and the everyday pool doubled
+    # with plainer messages; 0.62 now); the reader leaves distress to the word model
     "This rejection hurts so much": Screening(Level.DISTRESS, MODEL_DISTRESS),
     "I got laid off and I'm worried about money": Screening(Level.DISTRESS, MODEL_DISTRESS),
     # new with the retrain with author_44 to author_47 (0.76, threshold 0.74; it was 0.43), and
