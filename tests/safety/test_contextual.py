@@ -169,8 +169,22 @@ READER_FALSE_ALARMS = {
         "I'm going to burn myself out",
         "This rejection hurts so much",
         "I got laid off and I'm worried about money",
+        # quitting plans (tests/safety/test_screen.py) the word model scores 0.96 and over, where
+        # it decides alone and the reader is not asked
+        "I'm going to bow out of the race",
+        "I'm going to pack it in",
+        "I'm going to cut them loose",
     )
-} | {"I'm going to cut my losses": Screening(Level.CRISIS, CONTEXTUAL_CRISIS)}
+} | {
+    text: Screening(Level.CRISIS, CONTEXTUAL_CRISIS)
+    for text in (
+        "I'm going to cut my losses",
+        # quitting plans: one the reader keeps, two it raises though the word model passes them
+        "I'm going to walk away from it all",
+        "I'm going to let it go",
+        "I'm going to take the hit",
+    )
+}
 
 
 @pytest.mark.parametrize("text", IDIOMS)
