@@ -408,8 +408,8 @@ def test_the_reader_catches_more_on_the_held_out_sets_within_the_false_alarm_tar
     # Rates only: a failing assert must not print the held-out messages.
     recall, recall_alone = read.crisis_recall, alone.crisis_recall
     false_positives = read.false_positive_rate
-    # Measured on a to j: 0.968 with the reader, 0.941 without; hard negatives flagged 0.032
-    # and 0.035.
+    # Measured on a to k: 0.969 with the reader, 0.945 without; hard negatives flagged 0.028
+    # and 0.031.
     assert recall >= 0.95 and recall > recall_alone
     assert false_positives <= 0.05
     ordinary = bench.evaluate(bench.load(bench.DATA_DIR / "safety_test_ordinary.csv"), reader)
